@@ -1,0 +1,3 @@
+import { seamkitBuild } from '../../tsup.base.js';
+
+export default seamkitBuild({ entry: { index: 'src/index.ts', bin: 'src/bin.ts' } });

@@ -1,0 +1,154 @@
+/**
+ * TDX completion status codes (RAX after SEAMCALL / TDCALL) and operand ids (added into bits
+ * 31:0 of a status). Values of TDX module 1.5.01.
+ *
+ * Sources: TDX module 1.5.01 include/auto_gen/tdx_error_codes_defs.h; Linux
+ * arch/x86/include/asm/tdx.h (software codes TDX_SW_ERROR, TDX_SEAMCALL_*).
+ * @module
+ */
+
+/** TDX_SUCCESS */
+export const TDX_SUCCESS = 0x0000000000000000n;
+/** TDX_NON_RECOVERABLE_VCPU */
+export const TDX_NON_RECOVERABLE_VCPU = 0x4000000100000000n;
+/** TDX_NON_RECOVERABLE_TD (1.5.01 value, with the FATAL bit) */
+export const TDX_NON_RECOVERABLE_TD = 0x6000000200000000n;
+/** TDX_INTERRUPTED_RESUMABLE */
+export const TDX_INTERRUPTED_RESUMABLE = 0x8000000300000000n;
+/** TDX_INTERRUPTED_RESTARTABLE */
+export const TDX_INTERRUPTED_RESTARTABLE = 0x8000000400000000n;
+/** TDX_INVALID_RESUMPTION */
+export const TDX_INVALID_RESUMPTION = 0xc000000600000000n;
+/** TDX_OPERAND_INVALID */
+export const TDX_OPERAND_INVALID = 0xc000010000000000n;
+/** TDX_OPERAND_ADDR_RANGE_ERROR */
+export const TDX_OPERAND_ADDR_RANGE_ERROR = 0xc000010100000000n;
+/** TDX_OPERAND_BUSY */
+export const TDX_OPERAND_BUSY = 0x8000020000000000n;
+/** TDX_SYS_BUSY */
+export const TDX_SYS_BUSY = 0x8000020200000000n;
+/** TDX_PAGE_METADATA_INCORRECT */
+export const TDX_PAGE_METADATA_INCORRECT = 0xc000030000000000n;
+/** TDX_PAGE_ALREADY_FREE */
+export const TDX_PAGE_ALREADY_FREE = 0x0000030100000000n;
+/** TDX_PAGE_NOT_OWNED_BY_TD */
+export const TDX_PAGE_NOT_OWNED_BY_TD = 0xc000030200000000n;
+/** TDX_PAGE_NOT_FREE */
+export const TDX_PAGE_NOT_FREE = 0xc000030300000000n;
+/** TDX_TD_ASSOCIATED_PAGES_EXIST */
+export const TDX_TD_ASSOCIATED_PAGES_EXIST = 0xc000040000000000n;
+/** TDX_SYS_INIT_NOT_PENDING */
+export const TDX_SYS_INIT_NOT_PENDING = 0xc000050000000000n;
+/** TDX_SYS_LP_INIT_NOT_DONE */
+export const TDX_SYS_LP_INIT_NOT_DONE = 0xc000050200000000n;
+/** TDX_SYS_LP_INIT_DONE */
+export const TDX_SYS_LP_INIT_DONE = 0xc000050300000000n;
+/** TDX_SYS_NOT_READY */
+export const TDX_SYS_NOT_READY = 0xc000050500000000n;
+/** TDX_SYS_SHUTDOWN */
+export const TDX_SYS_SHUTDOWN = 0xc000050600000000n;
+/** TDX_SYS_KEY_CONFIG_NOT_PENDING */
+export const TDX_SYS_KEY_CONFIG_NOT_PENDING = 0xc000050700000000n;
+/** TDX_SYS_STATE_INCORRECT */
+export const TDX_SYS_STATE_INCORRECT = 0xc000050800000000n;
+/** TDX_SYS_LP_INIT_NOT_PENDING */
+export const TDX_SYS_LP_INIT_NOT_PENDING = 0xc000050b00000000n;
+/** TDX_SYS_CONFIG_NOT_PENDING */
+export const TDX_SYS_CONFIG_NOT_PENDING = 0xc000050c00000000n;
+/** TDX_TD_FATAL */
+export const TDX_TD_FATAL = 0xe000060400000000n;
+/** TDX_TD_NON_DEBUG */
+export const TDX_TD_NON_DEBUG = 0xc000060500000000n;
+/** TDX_TDCS_NOT_ALLOCATED */
+export const TDX_TDCS_NOT_ALLOCATED = 0xc000060600000000n;
+/** TDX_LIFECYCLE_STATE_INCORRECT */
+export const TDX_LIFECYCLE_STATE_INCORRECT = 0xc000060700000000n;
+/** TDX_OP_STATE_INCORRECT */
+export const TDX_OP_STATE_INCORRECT = 0xc000060800000000n;
+/** TDX_NO_VCPUS */
+export const TDX_NO_VCPUS = 0xc000060900000000n;
+/** TDX_TDCX_NUM_INCORRECT */
+export const TDX_TDCX_NUM_INCORRECT = 0xc000061000000000n;
+/** TDX_VCPU_STATE_INCORRECT */
+export const TDX_VCPU_STATE_INCORRECT = 0xc000070000000000n;
+/** TDX_VCPU_ASSOCIATED */
+export const TDX_VCPU_ASSOCIATED = 0x8000070100000000n;
+/** TDX_VCPU_NOT_ASSOCIATED */
+export const TDX_VCPU_NOT_ASSOCIATED = 0x8000070200000000n;
+/** TDX_NO_VALID_VE_INFO */
+export const TDX_NO_VALID_VE_INFO = 0xc000070400000000n;
+/** TDX_MAX_VCPUS_EXCEEDED */
+export const TDX_MAX_VCPUS_EXCEEDED = 0xc000070500000000n;
+/** TDX_TD_KEYS_NOT_CONFIGURED */
+export const TDX_TD_KEYS_NOT_CONFIGURED = 0x8000081000000000n;
+/** TDX_KEY_STATE_INCORRECT */
+export const TDX_KEY_STATE_INCORRECT = 0xc000081100000000n;
+/** TDX_KEY_CONFIGURED (a warning) */
+export const TDX_KEY_CONFIGURED = 0x0000081500000000n;
+/** TDX_HKID_NOT_FREE */
+export const TDX_HKID_NOT_FREE = 0xc000082000000000n;
+/** TDX_FLUSHVP_NOT_DONE */
+export const TDX_FLUSHVP_NOT_DONE = 0x8000082400000000n;
+/** TDX_INVALID_TDMR */
+export const TDX_INVALID_TDMR = 0xc0000a0000000000n;
+/** TDX_TDMR_ALREADY_INITIALIZED */
+export const TDX_TDMR_ALREADY_INITIALIZED = 0x00000a0300000000n;
+/** TDX_EPT_WALK_FAILED */
+export const TDX_EPT_WALK_FAILED = 0xc0000b0000000000n;
+/** TDX_EPT_ENTRY_FREE */
+export const TDX_EPT_ENTRY_FREE = 0xc0000b0100000000n;
+/** TDX_EPT_ENTRY_NOT_FREE */
+export const TDX_EPT_ENTRY_NOT_FREE = 0xc0000b0200000000n;
+/** TDX_METADATA_FIELD_ID_INCORRECT */
+export const TDX_METADATA_FIELD_ID_INCORRECT = 0xc0000c0000000000n;
+
+/** TDX_SW_ERROR: Linux software error class 0xFF (never produced by the module). */
+export const TDX_SW_ERROR = 0x8000ff0000000000n;
+/** TDX_SEAMCALL_VMFAILINVALID: SEAMCALL failed with VMfailInvalid (no module loaded). */
+export const TDX_SEAMCALL_VMFAILINVALID = 0x8000ff00ffff0000n;
+/** TDX_SEAMCALL_GP: SEAMCALL raised #GP. */
+export const TDX_SEAMCALL_GP = 0x8000ff000000000dn;
+/** TDX_SEAMCALL_UD: SEAMCALL raised #UD. */
+export const TDX_SEAMCALL_UD = 0x8000ff0000000006n;
+
+/** Mask of the status without the operand id (Linux TDX_SEAMCALL_STATUS_MASK). */
+export const TDX_SEAMCALL_STATUS_MASK = 0xffffffff00000000n;
+
+/** Operand id of RAX. */
+export const TDX_OPERAND_ID_RAX = 0n;
+/** Operand id of RCX. */
+export const TDX_OPERAND_ID_RCX = 1n;
+/** Operand id of RDX. */
+export const TDX_OPERAND_ID_RDX = 2n;
+/** Operand id of R8. */
+export const TDX_OPERAND_ID_R8 = 8n;
+/** Operand id of R9. */
+export const TDX_OPERAND_ID_R9 = 9n;
+/** Operand id of TD_PARAMS.ATTRIBUTES. */
+export const TDX_OPERAND_ID_ATTRIBUTES = 64n;
+/** Operand id of TD_PARAMS.XFAM. */
+export const TDX_OPERAND_ID_XFAM = 65n;
+/** Operand id of TD_PARAMS.EPTP_CONTROLS. */
+export const TDX_OPERAND_ID_EPTP_CONTROLS = 67n;
+/** Operand id of TD_PARAMS.MAX_VCPUS. */
+export const TDX_OPERAND_ID_MAX_VCPUS = 68n;
+/** Operand id of TD_PARAMS.TSC_FREQUENCY. */
+export const TDX_OPERAND_ID_TSC_FREQUENCY = 70n;
+/** Operand id of the TDR page. */
+export const TDX_OPERAND_ID_TDR = 128n;
+/** Operand id of a TDCX page. */
+export const TDX_OPERAND_ID_TDCX = 129n;
+/** Operand id of the TDVPR page. */
+export const TDX_OPERAND_ID_TDVPR = 130n;
+/** Operand id of the TDCS. */
+export const TDX_OPERAND_ID_TDCS = 144n;
+/** Operand id of the SEPT tree. */
+export const TDX_OPERAND_ID_SEPT_TREE = 146n;
+/** Operand id of OP_STATE. */
+export const TDX_OPERAND_ID_OP_STATE = 172n;
+/** Operand id of the system (global) state. */
+export const TDX_OPERAND_ID_SYS = 184n;
+/** Operand id of a TDMR. */
+export const TDX_OPERAND_ID_TDMR = 185n;
+/** Operand id of the key ownership table. */
+export const TDX_OPERAND_ID_KOT = 186n;

@@ -1,0 +1,16 @@
+import { errorFactory } from '@seamkit/seam-cpu';
+
+/**
+ * Error codes of @seamkit/tdx-module (host-side misuse of simulator APIs; everything a real
+ * module would answer with a status is a status, not an error). Documented in docs/errors.md.
+ */
+export const MODULE_ERRORS = {
+  SEAMKIT_ERR_MODULE_NO_TD: 'no TD has its TDR at %s',
+  SEAMKIT_ERR_MODULE_NOT_INSTALLED: 'the CPU has no TDX module loaded',
+} as const;
+
+/** A code of {@link MODULE_ERRORS}. */
+export type ModuleErrorCode = keyof typeof MODULE_ERRORS;
+
+/** Creates a coded error of this package. */
+export const moduleError = errorFactory(MODULE_ERRORS);

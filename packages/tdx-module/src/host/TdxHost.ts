@@ -1,0 +1,144 @@
+import { R8, R9, RCX, RDX, RAX, RegisterFile, type LogicalProcessor } from '@seamkit/seam-cpu';
+import * as L from '../abi/leaves.js';
+import { seamcall, seamcallRet, seamcallSavedRet } from './seamcall.js';
+
+/** Result of a SEAMCALL whose outputs are in registers. */
+export interface SeamcallResult {
+  /** RAX: the completion status. */
+  readonly status: bigint;
+  /** RCX after the call. */
+  readonly rcx: bigint;
+  /** RDX after the call. */
+  readonly rdx: bigint;
+  /** R8 after the call. */
+  readonly r8: bigint;
+  /** R9 after the call. */
+  readonly r9: bigint;
+}
+
+/**
+ * Host-side SEAMCALL API, one method per TDH leaf, in the shape Linux's
+ * arch/x86/virt/vmx/tdx/tdx.c exports them. Each method names its leaf; inputs are physical
+ * addresses and values, the result is the 64-bit completion status (plus output registers
+ * where the leaf has them). Addresses are numbers (they fit in 52 bits).
+ */
+export class TdxHost {
+  readonly #args = new RegisterFile();
+
+  #call(lp: LogicalProcessor, fn: number, rcx = 0n, rdx = 0n, r8 = 0n, r9 = 0n): bigint {
+    const a = this.#args;
+    a.clear();
+    a.set(RCX, rcx);
+    a.set(RDX, rdx);
+    a.set(R8, r8);
+    a.set(R9, r9);
+    return seamcall(lp, fn, a);
+  }
+
+  #callRet(lp: LogicalProcessor, fn: number, rcx = 0n, rdx = 0n, r8 = 0n, r9 = 0n): SeamcallResult {
+    const a = this.#args;
+    a.clear();
+    a.set(RCX, rcx);
+    a.set(RDX, rdx);
+    a.set(R8, r8);
+    a.set(R9, r9);
+    const status = seamcallRet(lp, fn, a);
+    return { status, rcx: a.get(RCX), rdx: a.get(RDX), r8: a.get(R8), r9: a.get(R9) };
+  }
+
+  /** TDH.SYS.INIT (33). */
+  tdhSysInit(lp: LogicalProcessor, attributes = 0n): bigint {
+    return this.#call(lp, L.TDH_SYS_INIT, attributes);
+  }
+
+  /** TDH.SYS.LP.INIT (35), on the LP it initializes. */
+  tdhSysLpInit(lp: LogicalProcessor): bigint {
+    return this.#call(lp, L.TDH_SYS_LP_INIT);
+  }
+
+  /** TDH.SYS.CONFIG (45): `tdmrArrayPa` = PA of an array of `count` TDMR_INFO PAs; `globalHkid`. */
+  tdhSysConfig(lp: LogicalProcessor, tdmrArrayPa: number, count: number, globalHkid: number): bigint {
+    return this.#call(lp, L.TDH_SYS_CONFIG, BigInt(tdmrArrayPa), BigInt(count), BigInt(globalHkid));
+  }
+
+  /** TDH.SYS.KEY.CONFIG (31), once on an LP of each package. */
+  tdhSysKeyConfig(lp: LogicalProcessor): bigint {
+    return this.#call(lp, L.TDH_SYS_KEY_CONFIG);
+  }
+
+  /** TDH.SYS.TDMR.INIT (36): returns the status and, in `rdx`, the next address to initialize. */
+  tdhSysTdmrInit(lp: LogicalProcessor, tdmrBase: number): SeamcallResult {
+    return this.#callRet(lp, L.TDH_SYS_TDMR_INIT, BigInt(tdmrBase));
+  }
+
+  /** TDH.MNG.CREATE (9). */
+  tdhMngCreate(lp: LogicalProcessor, tdr: number, hkid: number): bigint {
+    return this.#call(lp, L.TDH_MNG_CREATE, BigInt(tdr), BigInt(hkid));
+  }
+
+  /** TDH.MNG.KEY.CONFIG (8), once on an LP of each package. */
+  tdhMngKeyConfig(lp: LogicalProcessor, tdr: number): bigint {
+    return this.#call(lp, L.TDH_MNG_KEY_CONFIG, BigInt(tdr));
+  }
+
+  /** TDH.MNG.ADDCX (1). */
+  tdhMngAddcx(lp: LogicalProcessor, tdr: number, page: number): bigint {
+    return this.#call(lp, L.TDH_MNG_ADDCX, BigInt(page), BigInt(tdr));
+  }
+
+  /** TDH.MNG.INIT (21): `tdParams` = PA of TD_PARAMS; returns RCX for CPUID-config errors. */
+  tdhMngInit(lp: LogicalProcessor, tdr: number, tdParams: number): SeamcallResult {
+    return this.#callRet(lp, L.TDH_MNG_INIT, BigInt(tdr), BigInt(tdParams));
+  }
+
+  /** TDH.VP.CREATE (10). */
+  tdhVpCreate(lp: LogicalProcessor, tdr: number, tdvpr: number): bigint {
+    return this.#call(lp, L.TDH_VP_CREATE, BigInt(tdvpr), BigInt(tdr));
+  }
+
+  /** TDH.VP.ADDCX (4). */
+  tdhVpAddcx(lp: LogicalProcessor, tdvpr: number, page: number): bigint {
+    return this.#call(lp, L.TDH_VP_ADDCX, BigInt(page), BigInt(tdvpr));
+  }
+
+  /** TDH.VP.INIT (22), version 1 with the x2APIC ID in R8 when `x2apicId` is given. */
+  tdhVpInit(lp: LogicalProcessor, tdvpr: number, initialRcx: bigint, x2apicId?: number): bigint {
+    if (x2apicId === undefined) return this.#call(lp, L.TDH_VP_INIT, BigInt(tdvpr), initialRcx);
+    return this.#call(lp, L.TDH_VP_INIT | (1 << L.LEAF_VERSION_SHIFT), BigInt(tdvpr), initialRcx, BigInt(x2apicId));
+  }
+
+  /** TDH.MEM.SEPT.ADD (3): `level` of the entry that will point to the new SEPT page. */
+  tdhMemSeptAdd(lp: LogicalProcessor, tdr: number, gpa: number, level: number, page: number): SeamcallResult {
+    return this.#callRet(lp, L.TDH_MEM_SEPT_ADD, BigInt(gpa) | BigInt(level), BigInt(tdr), BigInt(page));
+  }
+
+  /** TDH.MEM.PAGE.ADD (2): 4 KiB page at `gpa`, private page `page`, contents from `source`. */
+  tdhMemPageAdd(lp: LogicalProcessor, tdr: number, gpa: number, page: number, source: number): SeamcallResult {
+    return this.#callRet(lp, L.TDH_MEM_PAGE_ADD, BigInt(gpa), BigInt(tdr), BigInt(page), BigInt(source));
+  }
+
+  /** TDH.MR.EXTEND (16): measures the 256 bytes at `gpa`. */
+  tdhMrExtend(lp: LogicalProcessor, tdr: number, gpa: number): SeamcallResult {
+    return this.#callRet(lp, L.TDH_MR_EXTEND, BigInt(gpa), BigInt(tdr));
+  }
+
+  /** TDH.MR.FINALIZE (17). */
+  tdhMrFinalize(lp: LogicalProcessor, tdr: number): bigint {
+    return this.#call(lp, L.TDH_MR_FINALIZE, BigInt(tdr));
+  }
+
+  /**
+   * TDH.VP.ENTER (0) through `__seamcall_saved_ret`: `args` is the per-vCPU argument block,
+   * used in place as input and output (RCX is set to the TDVPR). The status / exit reason is
+   * in `args` RAX afterwards.
+   */
+  tdhVpEnter(lp: LogicalProcessor, tdvpr: number, args: RegisterFile): void {
+    args.setNumber(RCX, tdvpr);
+    seamcallSavedRet(lp, L.TDH_VP_ENTER, args);
+  }
+
+  /** Status of the last {@link tdhVpEnter} on `args`, as a BigInt (off the hot path). */
+  static status(args: RegisterFile): bigint {
+    return args.get(RAX);
+  }
+}

@@ -1,0 +1,201 @@
+import { PAGE_SIZE, RAX, type GuestProgram, type LogicalProcessor, type SeamCpu, type SeamModule } from '@seamkit/seam-cpu';
+import * as L from '../abi/leaves.js';
+import { HKID_FREE, PT_NDA, PT_TDR, PT_TDVPR, SYS_READY, SYS_SHUTDOWN, SYSINIT_PENDING, TD_KEYS_CONFIGURED } from '../abi/states.js';
+import * as S from '../abi/status.js';
+import { TDCS_PAGES } from '../abi/structures.js';
+import { moduleError } from '../errors.js';
+import { tdhMemPageAdd, tdhMemSeptAdd, tdhMrExtend } from './memoryLeaves.js';
+import { Pamt } from './Pamt.js';
+import { tdhSysConfig, tdhSysInit, tdhSysKeyConfig, tdhSysLpInit, tdhSysTdmrInit } from './platformLeaves.js';
+import { fail } from './status.js';
+import type { Td } from './Td.js';
+import { tdhMngAddcx, tdhMngCreate, tdhMngInit, tdhMngKeyConfig, tdhMrFinalize } from './tdLeaves.js';
+import type { TdVcpu } from './TdVcpu.js';
+import { tdhVpAddcx, tdhVpCreate, tdhVpInit } from './vcpuLeaves.js';
+import { tdgVpInfo, tdhVpEnter } from './vpEnter.js';
+
+/** A SEAMCALL leaf handler: reads inputs from and writes outputs to `lp.regs`. */
+export type SeamcallHandler = (m: TdxModule, lp: LogicalProcessor) => void;
+/** A TDCALL leaf answered inside the module: reads and writes the guest's registers. */
+export type TdcallHandler = (m: TdxModule, vcpu: TdVcpu) => void;
+
+/** Leaves accepted before the platform is SYS_READY. */
+const PRE_READY_LEAVES = new Set([
+  L.TDH_SYS_INFO, L.TDH_SYS_RD, L.TDH_SYS_RDALL, L.TDH_SYS_INIT, L.TDH_SYS_LP_INIT, L.TDH_SYS_CONFIG,
+  L.TDH_SYS_KEY_CONFIG, L.TDH_SYS_LP_SHUTDOWN, L.TDH_SYS_UPDATE,
+]);
+/** Leaves that do not need TDH.SYS.LP.INIT on the calling LP. */
+const NO_LP_INIT_LEAVES = new Set([L.TDH_SYS_INIT, L.TDH_SYS_LP_INIT, L.TDH_SYS_INFO, L.TDH_SYS_RD, L.TDH_SYS_RDALL]);
+/** Leaves that accept a non-zero version (bits 23:16 of RAX), with their highest version. */
+const MAX_VERSION = new Map<number, number>([
+  [L.TDH_MEM_PAGE_PROMOTE, 1], [L.TDH_MEM_SEPT_ADD, 1], [L.TDH_MEM_SEPT_REMOVE, 1], [L.TDH_MNG_RD, 1],
+  [L.TDH_VP_RD, 1], [L.TDH_VP_INIT, 1],
+]);
+
+/** Options of the simulated TDX module. */
+export interface TdxModuleOptions {
+  /** First TDX private key id (HKID); key ids below are MKTME's. Default 32. */
+  readonly tdxKeyIdStart?: number;
+  /** Number of TDX private key ids. Default 32. */
+  readonly tdxKeyIds?: number;
+}
+
+/**
+ * The simulated Intel TDX module (1.5). Load it into a {@link SeamCpu} with {@link install};
+ * the host then drives it with SEAMCALLs (see the wrappers in `host/`), and TD guests reach it
+ * with TDCALL. Leaf numbers, register conventions and 64-bit completion statuses follow the
+ * TDX module 1.5.01 ABI; every failed call leaves all module state unchanged.
+ */
+export class TdxModule implements SeamModule {
+  /** The CPU the module is loaded on. */
+  readonly cpu: SeamCpu;
+  /** Platform state (SYSINIT_PENDING .. SYS_SHUTDOWN). */
+  sysState = SYSINIT_PENDING;
+  /** TDH.SYS.LP.INIT done, per LP. */
+  readonly lpInitDone: boolean[];
+  /** Packages whose global key is configured. */
+  readonly keyConfiguredPackages = new Set<number>();
+  /** Global private HKID (from TDH.SYS.CONFIG), 0 before. */
+  globalHkid = 0;
+  /** First TDX private key id. */
+  readonly tdxKeyIdStart: number;
+  /** Key ownership table, index = HKID - tdxKeyIdStart (HKID_* states). */
+  readonly kot: Uint8Array;
+  /** Physical address metadata table. */
+  readonly pamt = new Pamt();
+  /** TDs by TDR page address. */
+  readonly tds = new Map<number, Td>();
+  /** vCPUs by TDVPR page address. */
+  readonly vcpus = new Map<number, TdVcpu>();
+  /** SEAMCALL dispatch table, index = leaf number. */
+  readonly seamcallLeaves = new Map<number, SeamcallHandler>();
+  /** TDCALL leaves answered in the module (VP.VMCALL is handled by TD exit). */
+  readonly tdcallLeaves = new Map<number, TdcallHandler>();
+  readonly #tdmrProgress = new Map<number, number>();
+
+  /**
+   * @param cpu - the CPU to run on
+   * @param options - key id partitioning
+   */
+  constructor(cpu: SeamCpu, options: TdxModuleOptions = {}) {
+    this.cpu = cpu;
+    this.lpInitDone = cpu.lps.map(() => false);
+    this.tdxKeyIdStart = options.tdxKeyIdStart ?? 32;
+    this.kot = new Uint8Array(options.tdxKeyIds ?? 32).fill(HKID_FREE);
+    const s = this.seamcallLeaves;
+    s.set(L.TDH_VP_ENTER, tdhVpEnter);
+    s.set(L.TDH_MNG_ADDCX, tdhMngAddcx);
+    s.set(L.TDH_MEM_PAGE_ADD, tdhMemPageAdd);
+    s.set(L.TDH_MEM_SEPT_ADD, tdhMemSeptAdd);
+    s.set(L.TDH_VP_ADDCX, tdhVpAddcx);
+    s.set(L.TDH_MNG_KEY_CONFIG, tdhMngKeyConfig);
+    s.set(L.TDH_MNG_CREATE, tdhMngCreate);
+    s.set(L.TDH_VP_CREATE, tdhVpCreate);
+    s.set(L.TDH_MR_EXTEND, tdhMrExtend);
+    s.set(L.TDH_MR_FINALIZE, tdhMrFinalize);
+    s.set(L.TDH_MNG_INIT, tdhMngInit);
+    s.set(L.TDH_VP_INIT, tdhVpInit);
+    s.set(L.TDH_SYS_KEY_CONFIG, tdhSysKeyConfig);
+    s.set(L.TDH_SYS_INIT, tdhSysInit);
+    s.set(L.TDH_SYS_LP_INIT, tdhSysLpInit);
+    s.set(L.TDH_SYS_TDMR_INIT, tdhSysTdmrInit);
+    s.set(L.TDH_SYS_CONFIG, tdhSysConfig);
+    this.tdcallLeaves.set(L.TDG_VP_INFO, tdgVpInfo);
+  }
+
+  /**
+   * Creates a module and loads it into the CPU's SEAM range.
+   * @throws SEAMKIT_ERR_CPU_MODULE_LOADED if the CPU already has one
+   */
+  static install(cpu: SeamCpu, options?: TdxModuleOptions): TdxModule {
+    const m = new TdxModule(cpu, options);
+    cpu.loadSeamModule(m);
+    return m;
+  }
+
+  /** {@inheritDoc @seamkit/seam-cpu!SeamModule.seamcall} */
+  seamcall(lp: LogicalProcessor): void {
+    const r = lp.regs;
+    const raxLo = r.lo(RAX);
+    const leaf = raxLo & 0xffff;
+    const version = (raxLo >>> L.LEAF_VERSION_SHIFT) & 0xff;
+    const handler = this.seamcallLeaves.get(leaf);
+    if (handler === undefined || r.hi(RAX) !== 0 || raxLo >>> 24 !== 0 || version > (MAX_VERSION.get(leaf) ?? 0)) {
+      fail(r, S.TDX_OPERAND_INVALID, S.TDX_OPERAND_ID_RAX);
+    } else if (this.sysState === SYS_SHUTDOWN && leaf !== L.TDH_SYS_LP_SHUTDOWN) {
+      fail(r, S.TDX_SYS_SHUTDOWN);
+    } else if (this.sysState !== SYS_READY && !PRE_READY_LEAVES.has(leaf)) {
+      fail(r, S.TDX_SYS_NOT_READY);
+    } else if (!this.lpInitDone[lp.index] && !NO_LP_INIT_LEAVES.has(leaf)) {
+      fail(r, S.TDX_SYS_LP_INIT_NOT_DONE);
+    } else {
+      handler(this, lp);
+    }
+    lp.seamret();
+  }
+
+  /**
+   * Simulator extension: binds the guest program that stands in for the TD image of the TD
+   * whose TDR is at `tdrPa`. Each vCPU instantiates it on its first TDH.VP.ENTER. (On real
+   * hardware the guest is code in the pages added with TDH.MEM.PAGE.ADD.)
+   * @throws SEAMKIT_ERR_MODULE_NO_TD if no TD has that TDR
+   */
+  bindGuestProgram(tdrPa: number, program: GuestProgram): void {
+    const td = this.tds.get(tdrPa);
+    if (td === undefined) throw moduleError('SEAMKIT_ERR_MODULE_NO_TD', [`0x${tdrPa.toString(16)}`]);
+    td.program = program;
+  }
+
+  /** The TD whose TDR is at `pa`, if the page is a TDR. */
+  tdOf(pa: number): Td | undefined {
+    return this.pamt.typeOf(pa) === PT_TDR ? this.tds.get(pa) : undefined;
+  }
+
+  /** The vCPU whose TDVPR is at `pa`, if the page is a TDVPR. */
+  vcpuOf(pa: number): TdVcpu | undefined {
+    return this.vcpus.get(pa);
+  }
+
+  /** True if `hkid` is a TDX private key id of this platform. */
+  isTdxKeyId(hkid: number): boolean {
+    return Number.isInteger(hkid) && hkid >= this.tdxKeyIdStart && hkid < this.tdxKeyIdStart + this.kot.length;
+  }
+
+  /**
+   * Checks that a page can become a TD page: 4 KiB-aligned (else OPERAND_INVALID), inside an
+   * initialized TDMR (else OPERAND_ADDR_RANGE_ERROR), and PT_NDA in the PAMT (else
+   * PAGE_METADATA_INCORRECT). Returns the failing status (with operand) or undefined.
+   */
+  checkFreePage(pa: number, operand: bigint): bigint | undefined {
+    if (!Number.isSafeInteger(pa) || pa % PAGE_SIZE !== 0) return S.TDX_OPERAND_INVALID + operand;
+    if (!this.pamt.covers(pa)) return S.TDX_OPERAND_ADDR_RANGE_ERROR + operand;
+    if (this.pamt.typeOf(pa) !== PT_NDA) return S.TDX_PAGE_METADATA_INCORRECT + operand;
+    return undefined;
+  }
+
+  /**
+   * Checks what every TDCS access needs: keys configured, TD not fatal, TDCS allocated.
+   * Returns the failing status or undefined.
+   */
+  checkTdcs(td: Td): bigint | undefined {
+    if (td.lifecycle !== TD_KEYS_CONFIGURED) return S.TDX_TD_KEYS_NOT_CONFIGURED;
+    if (td.fatal) return S.TDX_TD_FATAL;
+    if (td.tdcsPages.length < TDCS_PAGES) return S.TDX_TDCS_NOT_ALLOCATED;
+    return undefined;
+  }
+
+  /** Next address TDH.SYS.TDMR.INIT will initialize in the TDMR at `base`. */
+  tdmrProgress(base: number): number {
+    return this.#tdmrProgress.get(base) ?? base;
+  }
+
+  /** Records TDMR initialization progress. */
+  setTdmrProgress(base: number, next: number): void {
+    this.#tdmrProgress.set(base, next);
+  }
+
+  /** True if `pa` is a TDVPR page. */
+  isTdvpr(pa: number): boolean {
+    return this.pamt.typeOf(pa) === PT_TDVPR;
+  }
+}

@@ -1,0 +1,182 @@
+import {
+  EXIT_REASON_EPT_VIOLATION, EXIT_REASON_TDCALL, R10, R11, R8, R9, RAX, RBP, RCX, RDX, RIP,
+  TDVMCALL_FORBIDDEN_REGS_MASK, TDVMCALL_RBP_BIT, type LogicalProcessor, type RegisterFile,
+} from '@seamkit/seam-cpu';
+import { LEAF_VERSION_SHIFT, TDG_VP_VMCALL } from '../abi/leaves.js';
+import {
+  LAST_EXIT_ASYNC_FAULT, LAST_EXIT_TDVMCALL, OP_STATE_RUNNABLE, VCPU_ACTIVE, VCPU_READY,
+} from '../abi/states.js';
+import * as S from '../abi/status.js';
+import { fail } from './status.js';
+import type { TdVcpu } from './TdVcpu.js';
+import type { TdxModule } from './TdxModule.js';
+
+/** Length of the TDCALL instruction (66 0F 01 CC). */
+const TDCALL_LENGTH = 4;
+/** High half of TDX_OPERAND_INVALID; the operand id RCX (1) goes in the low half. */
+const OPERAND_INVALID_HI = 0xc000_0100;
+const OPERAND_ID_RCX = 1;
+
+/**
+ * TDH.VP.ENTER (0): RCX = TDVPR PA; every other GPR of the caller's register file is the
+ * per-vCPU argument block (`tdx_module_args`), used in place.
+ *
+ * If the vCPU's last exit was a TDVMCALL, the GPRs the guest selected in its RCX bitmap are
+ * copied from the argument block into the guest, guest RAX = 0 and guest RCX = the bitmap. The
+ * guest then runs. TDCALL leaves other than VP.VMCALL are answered here and the guest goes on;
+ * a TDG.VP.VMCALL with a bad bitmap gets TDX_OPERAND_INVALID | RCX with no exit. On a TD exit:
+ * - TDVMCALL: RAX = 77 (TDCALL exit reason), RCX = GPR/XMM selection, the selected GPRs copied
+ *   to the argument block and the unselected ones zeroed (RBP untouched under NO_RBP_MOD);
+ * - asynchronous exits: RAX = exit reason, RCX = exit qualification, RDX = extended exit
+ *   qualification, R8 = GPA, R9 = interruption info, the other GPRs zeroed.
+ */
+export function tdhVpEnter(m: TdxModule, lp: LogicalProcessor): void {
+  const r = lp.regs;
+  const vcpu = m.vcpuOf(r.getNumber(RCX));
+  if (vcpu === undefined) return fail(r, S.TDX_PAGE_METADATA_INCORRECT, S.TDX_OPERAND_ID_RCX);
+  const td = vcpu.td;
+  const bad = m.checkTdcs(td);
+  if (bad !== undefined) return fail(r, bad);
+  if (td.opState !== OP_STATE_RUNNABLE) return fail(r, S.TDX_OP_STATE_INCORRECT, S.TDX_OPERAND_ID_OP_STATE);
+  if (vcpu.state !== VCPU_READY) return fail(r, S.TDX_VCPU_STATE_INCORRECT);
+  if (vcpu.lp !== lp.index) {
+    if (vcpu.lp >= 0) return fail(r, S.TDX_VCPU_ASSOCIATED);
+    vcpu.lp = lp.index;
+    td.numAssocVcpus++;
+  }
+  const g = vcpu.regs;
+  if (vcpu.lastExit === LAST_EXIT_TDVMCALL) resumeAfterTdvmcall(vcpu, r, g);
+  vcpu.state = VCPU_ACTIVE;
+  const guest = vcpu.guest!;
+  if (vcpu.code === undefined && td.program !== undefined) vcpu.code = td.program(guest);
+  const code = vcpu.code;
+  for (;;) {
+    const reason = code === undefined ? 2 : lp.tdEnter(guest, code);
+    if (reason !== EXIT_REASON_TDCALL) {
+      asyncExit(lp, r, reason);
+      vcpu.lastExit = LAST_EXIT_ASYNC_FAULT;
+      break;
+    }
+    const gu = g.u32;
+    // RAX: bits 15:0 leaf, 23:16 version, 63:24 reserved.
+    const leaf = gu[0]! & 0xffff;
+    if ((gu[0]! >>> 24) !== 0 || gu[1] !== 0) {
+      g.setHalves(RAX, 0, OPERAND_INVALID_HI);
+    } else if (leaf === TDG_VP_VMCALL) {
+      if (tdvmcallExit(vcpu, r, g)) break;
+    } else {
+      tdcallInModule(m, vcpu, leaf, (gu[0]! >>> LEAF_VERSION_SHIFT) & 0xff);
+    }
+    advanceRip(g);
+  }
+  vcpu.state = VCPU_READY;
+}
+
+/** Advances guest RIP past the TDCALL. */
+function advanceRip(g: RegisterFile): void {
+  const u = g.u32;
+  const lo = u[RIP * 2]! + TDCALL_LENGTH;
+  u[RIP * 2] = lo;
+  if (lo > 0xffff_ffff) u[RIP * 2 + 1] = u[RIP * 2 + 1]! + 1;
+}
+
+/**
+ * TDG.VP.VMCALL: validates the bitmap and either refuses it in the guest (returns false, the
+ * guest continues) or performs the TD exit into the argument block (returns true).
+ */
+function tdvmcallExit(vcpu: TdVcpu, host: RegisterFile, g: RegisterFile): boolean {
+  const gu = g.u32;
+  const bitmap = gu[RCX * 2]!;
+  const hu = host.u32;
+  const forbidden = TDVMCALL_FORBIDDEN_REGS_MASK | (vcpu.td.noRbpMod ? TDVMCALL_RBP_BIT : 0);
+  if (gu[RCX * 2 + 1] !== 0 || (bitmap & forbidden) !== 0) {
+    g.setHalves(RAX, OPERAND_ID_RCX, OPERAND_INVALID_HI);
+    return false;
+  }
+  const gprs = bitmap & 0xffff;
+  // RDX (2) .. R15 (15); RSP (4) is never exposed, RBP (5) only without NO_RBP_MOD.
+  for (let i = 2; i < 16; i++) {
+    if (i === 4 || (i === RBP && vcpu.td.noRbpMod)) continue;
+    if ((gprs >>> i) & 1) {
+      hu[i * 2] = gu[i * 2]!;
+      hu[i * 2 + 1] = gu[i * 2 + 1]!;
+    } else {
+      hu[i * 2] = 0;
+      hu[i * 2 + 1] = 0;
+    }
+  }
+  hu[RAX * 2] = EXIT_REASON_TDCALL;
+  hu[RAX * 2 + 1] = 0;
+  // Exit qualification: bits 15:0 GPR select, 31:16 XMM select, 33:32 VM index (L1 = 0).
+  hu[RCX * 2] = bitmap;
+  hu[RCX * 2 + 1] = 0;
+  vcpu.savedBitmap = bitmap;
+  vcpu.lastExit = LAST_EXIT_TDVMCALL;
+  advanceRip(g);
+  return true;
+}
+
+/**
+ * On re-entry after a TDVMCALL: copies the selected GPRs from the argument block back into the
+ * guest; guest RAX = TDX_SUCCESS, guest RCX = the bitmap.
+ */
+function resumeAfterTdvmcall(vcpu: TdVcpu, host: RegisterFile, g: RegisterFile): void {
+  const gu = g.u32;
+  const hu = host.u32;
+  const gprs = vcpu.savedBitmap & 0xffff;
+  for (let i = 2; i < 16; i++) {
+    if ((gprs >>> i) & 1) {
+      gu[i * 2] = hu[i * 2]!;
+      gu[i * 2 + 1] = hu[i * 2 + 1]!;
+    }
+  }
+  gu[RAX * 2] = 0;
+  gu[RAX * 2 + 1] = 0;
+  gu[RCX * 2] = vcpu.savedBitmap;
+  gu[RCX * 2 + 1] = 0;
+  vcpu.lastExit = LAST_EXIT_ASYNC_FAULT;
+}
+
+/** Fills the argument block for an asynchronous TD exit and zeroes the GPRs the VMM must not see. */
+function asyncExit(lp: LogicalProcessor, host: RegisterFile, reason: number): void {
+  const hu = host.u32;
+  for (let i = 2; i < 16; i++) {
+    if (i === 4 || i === RBP) continue;
+    hu[i * 2] = 0;
+    hu[i * 2 + 1] = 0;
+  }
+  host.setHalves(RAX, reason, 0);
+  host.setHalves(RCX, reason === EXIT_REASON_EPT_VIOLATION ? lp.exitQualification : 0, 0);
+  host.setHalves(RDX, 0, 0);
+  if (reason === EXIT_REASON_EPT_VIOLATION) host.setNumber(R8, lp.exitGpa);
+  host.setHalves(R9, 0, 0);
+}
+
+/** A TDCALL leaf the module answers itself; the guest continues with the result. */
+function tdcallInModule(m: TdxModule, vcpu: TdVcpu, leaf: number, version: number): void {
+  const g = vcpu.regs;
+  if (version !== 0) {
+    g.set(RAX, S.TDX_OPERAND_INVALID + S.TDX_OPERAND_ID_RAX);
+    return;
+  }
+  const handler = m.tdcallLeaves.get(leaf);
+  if (handler === undefined) {
+    g.set(RAX, S.TDX_OPERAND_INVALID + S.TDX_OPERAND_ID_RAX);
+    return;
+  }
+  handler(m, vcpu);
+}
+
+/** TDG.VP.INFO (1): RCX = GPAW, RDX = attributes, R8 = num | max vCPUs, R9 = vCPU index, R10 = R11 = 0. */
+export function tdgVpInfo(_m: TdxModule, vcpu: TdVcpu): void {
+  const g = vcpu.regs;
+  const td = vcpu.td;
+  g.setNumber(RCX, td.gpaw);
+  g.set(RDX, td.attributes);
+  g.setHalves(R8, td.numVcpus, td.maxVcpus);
+  g.setNumber(R9, vcpu.index);
+  g.setHalves(R10, 0, 0);
+  g.setHalves(R11, 0, 0);
+  g.setHalves(RAX, 0, 0);
+}
+
