@@ -1,0 +1,131 @@
+import { R10, R11, TDVMCALL_STATUS_ERROR_HI, TDVMCALL_STATUS_INVALID_OPERAND_LO, TDVMCALL_STATUS_SUBFUNC_UNSUPPORTED_LO } from '@seamkit/seam-cpu';
+import { KVM_RUN_EXIT_REASON, KVM_RUN_EXIT_UNION } from './abi/kvmRun.js';
+import type { LeafContext } from './LeafContext.js';
+import type { LeafHooks } from './LeafHooks.js';
+import { LEAF_EXIT } from './LeafPlugin.js';
+import type { CompiledLeaf, LeafRegistry } from './LeafRegistry.js';
+import type { EventSink } from './VmmEvent.js';
+
+/** -KVM_ENOSYS as a u64: the answer to an unknown KVM hypercall (R10 != 0). */
+const ENOSYS_LO = (-1000 >>> 0);
+const ENOSYS_HI = 0xffff_ffff;
+
+/**
+ * The per-vCPU leaf path: decides each TDVMCALL through the registry, with one context object
+ * created up front and reused for every exit. The kernel model (kvm) calls {@link dispatch} for
+ * a standard TDVMCALL (R10 = 0), {@link dispatchHypercall} for R10 != 0, and {@link complete}
+ * at the start of the next run.
+ *
+ * Rules it enforces (Linux 6.16 `handle_tdvmcall`):
+ * - an unregistered leaf: R10 = TDVMCALL_STATUS_SUBFUNC_UNSUPPORTED, no exit;
+ * - a registered leaf exits only through its declared exit; the exit header (exit_reason and
+ *   key) is written here, never by the plugin;
+ * - a kernel half that throws: R10 = INVALID_OPERAND, the guest resumes, and a `plugin-error`
+ *   event is emitted.
+ */
+export class LeafDispatcher {
+  /** The context handed to plugins. */
+  readonly ctx: LeafContext;
+  /** Observation hooks (undefined = none). */
+  hooks: LeafHooks | undefined;
+  readonly #registry: LeafRegistry;
+  readonly #emit: EventSink;
+  #pending: CompiledLeaf | undefined;
+
+  /**
+   * @param registry - the (frozen) registry
+   * @param ctx - the vCPU's context: argument block, kvm_run, TD facts
+   * @param emit - where plugin errors are reported
+   */
+  constructor(registry: LeafRegistry, ctx: LeafContext, emit: EventSink) {
+    this.#registry = registry;
+    this.ctx = ctx;
+    this.#emit = emit;
+  }
+
+  /** The plugin whose exit is outstanding (its completion runs on the next entry), if any. */
+  get pending(): CompiledLeaf | undefined {
+    return this.#pending;
+  }
+
+  /**
+   * A standard TDVMCALL (R10 = 0, leaf in R11).
+   * @returns 0 to resume the guest, or the KVM_EXIT_* reason to return to userspace
+   */
+  dispatch(): number {
+    const regs = this.ctx.regs;
+    const leafHi = regs.hi(R11);
+    const leaf = regs.lo(R11);
+    const c = leafHi === 0 ? this.#registry.ghci(leaf) : undefined;
+    if (c === undefined) {
+      regs.setHalves(R10, TDVMCALL_STATUS_SUBFUNC_UNSUPPORTED_LO, TDVMCALL_STATUS_ERROR_HI);
+      this.hooks?.onDispatch?.(this.ctx, 'ghci', leaf, undefined, 0);
+      return 0;
+    }
+    return this.#run(c, 'ghci', leaf);
+  }
+
+  /**
+   * A TDVMCALL with R10 != 0: the KVM hypercall path. Unknown numbers get -KVM_ENOSYS in R10.
+   * @returns 0 to resume the guest, or the KVM_EXIT_* reason to return to userspace
+   */
+  dispatchHypercall(): number {
+    const regs = this.ctx.regs;
+    const nr = regs.hi(R10) === 0 ? regs.lo(R10) : -1;
+    const c = nr >= 0 ? this.#registry.hypercall(nr) : undefined;
+    if (c === undefined) {
+      regs.setHalves(R10, ENOSYS_LO, ENOSYS_HI);
+      this.hooks?.onDispatch?.(this.ctx, 'hypercall', nr, undefined, 0);
+      return 0;
+    }
+    return this.#run(c, 'hypercall', nr);
+  }
+
+  /** Runs the outstanding plugin's completion (at the start of the next run). */
+  complete(): void {
+    const c = this.#pending;
+    if (c === undefined) return;
+    this.#pending = undefined;
+    const p = c.plugin;
+    if (p.complete !== undefined) {
+      try {
+        p.complete(this.ctx);
+      } catch (error) {
+        this.ctx.regs.setHalves(R10, TDVMCALL_STATUS_INVALID_OPERAND_LO, TDVMCALL_STATUS_ERROR_HI);
+        this.#emit({ type: 'plugin-error', plugin: p.meta.name, half: 'complete', error });
+      }
+    }
+    this.hooks?.onComplete?.(this.ctx, p);
+  }
+
+  /** Drops an outstanding completion (the VM is being torn down or reset). */
+  cancel(): void {
+    this.#pending = undefined;
+  }
+
+  #run(c: CompiledLeaf, ns: 'ghci' | 'hypercall', leaf: number): number {
+    let verdict: number;
+    try {
+      verdict = c.plugin.kernel(this.ctx);
+    } catch (error) {
+      this.ctx.regs.setHalves(R10, TDVMCALL_STATUS_INVALID_OPERAND_LO, TDVMCALL_STATUS_ERROR_HI);
+      this.#emit({ type: 'plugin-error', plugin: c.plugin.meta.name, half: 'kernel', error });
+      this.hooks?.onDispatch?.(this.ctx, ns, leaf, c.plugin, 0);
+      return 0;
+    }
+    if (verdict !== LEAF_EXIT || c.reason < 0) {
+      this.hooks?.onDispatch?.(this.ctx, ns, leaf, c.plugin, 0);
+      return 0;
+    }
+    const u32 = this.ctx.run.u32;
+    u32[KVM_RUN_EXIT_REASON >>> 2] = c.reason;
+    for (let o = KVM_RUN_EXIT_UNION; o < c.headerEnd; o += 4) u32[o >>> 2] = 0;
+    if (c.keyOffset >= 0) {
+      u32[c.keyOffset >>> 2] = c.key >>> 0;
+      if (c.keySize === 8) u32[(c.keyOffset >>> 2) + 1] = Math.floor(c.key / 0x1_0000_0000);
+    }
+    this.#pending = c;
+    this.hooks?.onDispatch?.(this.ctx, ns, leaf, c.plugin, c.reason);
+    return c.reason;
+  }
+}

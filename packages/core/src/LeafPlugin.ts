@@ -1,0 +1,83 @@
+import type { LeafContext } from './LeafContext.js';
+import type { UserExitContext } from './UserExitContext.js';
+
+/** Return value of a kernel half: answer in the kernel model and resume the guest. */
+export const LEAF_RESUME = 0;
+/** Return value of a kernel half: exit to userspace with the plugin's declared exit. */
+export const LEAF_EXIT = 1;
+
+/**
+ * Where a leaf lives:
+ * - `ghci`: a standard TDVMCALL, R10 = 0, leaf number in R11 (GetQuote, MapGPA, ...);
+ * - `hypercall`: R10 != 0 is a KVM hypercall; the leaf is the hypercall number in R10.
+ */
+export type LeafNamespace = 'ghci' | 'hypercall';
+
+/** One member of an exit struct: absolute offset into kvm_run and size in bytes. */
+export interface ExitField {
+  /** Offset from the start of kvm_run. */
+  readonly offset: number;
+  /** Size in bytes. */
+  readonly size: number;
+}
+
+/** The userspace exit a plugin produces. */
+export interface LeafExit {
+  /** KVM_EXIT_* reason written to kvm_run.exit_reason. */
+  readonly reason: number;
+  /**
+   * Key written by the kernel model into the exit header, e.g. `tdx.nr` (the leaf) for
+   * KVM_EXIT_TDX or `system_event.type` for KVM_EXIT_SYSTEM_EVENT. Omit for an exit reason of
+   * the plugin's own, which has no key.
+   */
+  readonly key?: number;
+  /** The struct members the plugin fills (and userspace reads), by name. */
+  readonly layout: Readonly<Record<string, ExitField>>;
+}
+
+/** What a leaf plugin declares about itself; checked when it is registered. */
+export interface LeafMeta {
+  /** Unique plugin name, e.g. `tdx.get-quote`. */
+  readonly name: string;
+  /** Leaf namespace. */
+  readonly namespace: LeafNamespace;
+  /** Leaf number (R11 for `ghci`, R10 for `hypercall`). */
+  readonly leaf: number;
+  /** The exit this leaf can cause; absent for leaves answered only in the kernel model. */
+  readonly exit?: LeafExit;
+  /** Names of plugins that must be registered too. */
+  readonly dependencies?: readonly string[];
+  /**
+   * Bits this leaf adds to GetTdVmCallInfo leaf 1 (R11) and to KVM_TDX_CAPABILITIES'
+   * `user_tdvmcallinfo_1_r11` when it is handled in userspace.
+   */
+  readonly tdvmcallInfoR11?: number;
+}
+
+/**
+ * A TDVMCALL leaf plugin: the only way a TDVMCALL can cause an exit to userspace.
+ *
+ * Plugins are injectable classes (inversify) bound to the {@link LEAF_PLUGIN} token by a
+ * ContainerModule. The kernel half runs in the kernel model with the exposed guest registers;
+ * it either answers the guest (writes R10/R11.. and returns {@link LEAF_RESUME}) or fills its
+ * exit struct, presets `ret`, and returns {@link LEAF_EXIT}. The kernel model writes the exit
+ * header (exit_reason and key) itself. On the next run, {@link LeafPlugin.complete} copies
+ * userspace's reply into the registers. The optional userspace half handles the exit in the VMM.
+ */
+export interface LeafPlugin {
+  /** Static description, validated at registration. */
+  readonly meta: LeafMeta;
+  /**
+   * Kernel half. Must not allocate on its fast path; must not throw for any guest input (a
+   * throw is treated as a plugin bug: the guest gets INVALID_OPERAND and the error is reported).
+   * @returns {@link LEAF_RESUME} or {@link LEAF_EXIT}
+   */
+  kernel(ctx: LeafContext): number;
+  /** Completion on re-entry after this plugin's exit: reply from kvm_run into R10, R11, .... */
+  complete?(ctx: LeafContext): void;
+  /**
+   * Userspace half: handles the exit in the VMM and writes the reply into kvm_run.
+   * @returns a {@link VcpuEmulation} value
+   */
+  user?(ctx: UserExitContext): number;
+}

@@ -1,0 +1,138 @@
+import { LeafRegistry, type EventSink } from '@seamkit/core';
+import { SeamCpu, type SeamCpuOptions } from '@seamkit/seam-cpu';
+import { TDX_SUCCESS, TDX_TDMR_ALREADY_INITIALIZED, TdxHost, TdxModule } from '@seamkit/tdx-module';
+import { kvmError } from './errors.js';
+import { LINUX_EXIT_SHAPES } from './exitShapes.js';
+import { EINVAL, EIO } from './uapi/errno.js';
+import { KVM_CAP_EXIT_HYPERCALL, KVM_EXIT_HYPERCALL_VALID_MASK, KVM_X86_TDX_VM } from './uapi/tdx.js';
+import { Vm } from './Vm.js';
+
+/** KVM_CAP_MAX_VCPUS */
+export const KVM_CAP_MAX_VCPUS = 66;
+/** KVM_CAP_VM_TYPES */
+export const KVM_CAP_VM_TYPES = 235;
+/** KVM_MAX_VCPUS on x86. */
+export const KVM_MAX_VCPUS = 4096;
+
+/** Options of the simulated kernel. */
+export interface KvmOptions {
+  /** Shape of the simulated CPU (default 2 LPs, 1 package, 64 GiB sparse). */
+  readonly cpu?: SeamCpuOptions;
+}
+
+/** Options of {@link Kvm.createVm} beyond the VM type (simulator extensions). */
+export interface CreateVmOptions {
+  /**
+   * The leaf registry this VM's TDVMCALLs go through (frozen). Defaults to one holding only
+   * kvm's in-kernel leaves.
+   */
+  readonly registry?: LeafRegistry;
+  /** Where plugin errors and panics are reported. */
+  readonly emit?: EventSink;
+}
+
+/**
+ * The simulated `/dev/kvm`: owns the CPU and the TDX module, brings the TDX platform up as the
+ * kernel does at boot (TDH.SYS.INIT, LP.INIT on every LP, CONFIG with one TDMR over all memory,
+ * KEY.CONFIG per package, TDMR.INIT), and creates VMs.
+ */
+export class Kvm {
+  /** The CPU. */
+  readonly cpu: SeamCpu;
+  /** The TDX module loaded on it. */
+  readonly module: TdxModule;
+  /** Host SEAMCALL API. */
+  readonly host = new TdxHost();
+  /** Global private HKID chosen at boot. */
+  readonly globalHkid: number;
+  readonly #freeHkids: number[];
+  #nextVmId = 0;
+
+  /**
+   * Boots the simulated host: CPU, TDX module, platform initialization.
+   * @throws SEAMKIT_ERR_KVM_TDX_FAILED (EIO) if the platform fails to initialize
+   */
+  constructor(options: KvmOptions = {}) {
+    this.cpu = new SeamCpu(options.cpu);
+    this.module = TdxModule.install(this.cpu);
+    const m = this.module;
+    this.globalHkid = m.tdxKeyIdStart;
+    this.#freeHkids = Array.from({ length: m.kot.length - 1 }, (_, i) => m.tdxKeyIdStart + 1 + i);
+    this.#bringUp();
+  }
+
+  #bringUp(): void {
+    const h = this.host;
+    const lps = this.cpu.lps;
+    const check = (what: string, s: bigint): void => {
+      if (s !== TDX_SUCCESS) throw kvmError('SEAMKIT_ERR_KVM_TDX_FAILED', [what, s.toString(16)], EIO);
+    };
+    check('TDH.SYS.INIT', h.tdhSysInit(lps[0]!));
+    for (const lp of lps) check('TDH.SYS.LP.INIT', h.tdhSysLpInit(lp));
+    const mem = this.cpu.memory;
+    const tdmrSize = Math.floor(mem.size / 2 ** 30) * 2 ** 30;
+    const info = mem.allocPage();
+    const list = mem.allocPage();
+    const b = new DataView(new ArrayBuffer(16));
+    b.setBigUint64(0, 0n, true);
+    b.setBigUint64(8, BigInt(tdmrSize), true);
+    mem.write(info, new Uint8Array(b.buffer));
+    b.setBigUint64(0, BigInt(info), true);
+    mem.write(list, new Uint8Array(b.buffer, 0, 8));
+    check('TDH.SYS.CONFIG', h.tdhSysConfig(lps[0]!, list, 1, this.globalHkid));
+    const seen = new Set<number>();
+    for (const lp of lps) {
+      if (seen.has(lp.packageId)) continue;
+      seen.add(lp.packageId);
+      check('TDH.SYS.KEY.CONFIG', h.tdhSysKeyConfig(lp));
+    }
+    for (;;) {
+      const r = h.tdhSysTdmrInit(lps[0]!, 0);
+      if (r.status === TDX_TDMR_ALREADY_INITIALIZED) break;
+      check('TDH.SYS.TDMR.INIT', r.status);
+      if (Number(r.rdx) >= tdmrSize) break;
+    }
+    mem.freePage(info);
+    mem.freePage(list);
+  }
+
+  /**
+   * KVM_CHECK_EXTENSION: the value KVM reports for capability `cap` (0 = unsupported).
+   * KVM_CAP_EXIT_HYPERCALL reports the valid hypercall mask; KVM_CAP_VM_TYPES the VM-type bitmap.
+   */
+  checkExtension(cap: number): number {
+    switch (cap) {
+      case KVM_CAP_EXIT_HYPERCALL: return KVM_EXIT_HYPERCALL_VALID_MASK;
+      case KVM_CAP_MAX_VCPUS: return KVM_MAX_VCPUS;
+      case KVM_CAP_VM_TYPES: return 1 << KVM_X86_TDX_VM;
+      default: return 0;
+    }
+  }
+
+  /**
+   * KVM_CREATE_VM with `type` (only KVM_X86_TDX_VM).
+   * @throws SEAMKIT_ERR_KVM_VM_TYPE (EINVAL) for another type
+   */
+  createVm(type: number, options: CreateVmOptions = {}): Vm {
+    if (type !== KVM_X86_TDX_VM) throw kvmError('SEAMKIT_ERR_KVM_VM_TYPE', [type], EINVAL);
+    const registry = options.registry ?? Kvm.defaultRegistry();
+    return new Vm(this, this.#nextVmId++, registry, options.emit ?? (() => undefined));
+  }
+
+  /** A frozen registry with only the exit shapes (no leaves), for VMs created without one. */
+  static defaultRegistry(): LeafRegistry {
+    const r = new LeafRegistry(LINUX_EXIT_SHAPES);
+    r.freeze();
+    return r;
+  }
+
+  /** Takes a free TDX HKID (KVM's tdx_guest_keyid_alloc), or undefined if none is left. */
+  allocHkid(): number | undefined {
+    return this.#freeHkids.shift();
+  }
+
+  /** Returns an HKID to the pool. */
+  freeHkid(hkid: number): void {
+    this.#freeHkids.unshift(hkid);
+  }
+}

@@ -1,0 +1,86 @@
+import { ExitBuffer } from '@seamkit/core';
+import { KVM_RUN_LAYOUT as L } from './uapi/kvmRunLayout.js';
+
+/**
+ * The vCPU's `struct kvm_run`: one byte-exact 2352-byte buffer, reused for every exit (the
+ * mmap'd page of real KVM). Data of an exit is valid until the next `run()`; replies (`ret`
+ * fields, IO/MMIO read data) must be written before it. Offsets come from {@link KVM_RUN_LAYOUT}.
+ */
+export class KvmRun extends ExitBuffer {
+  /** `exit_reason` (u32 at 8). */
+  get exitReason(): number {
+    return this.getU32(L.exit_reason.offset);
+  }
+
+  /** `immediate_exit` (u8 at 1): when set, KVM_RUN returns -EINTR without entering the guest. */
+  get immediateExit(): number {
+    return this.bytes[L.immediate_exit.offset]!;
+  }
+
+  set immediateExit(v: number) {
+    this.bytes[L.immediate_exit.offset] = v;
+  }
+
+  /** `tdx.nr`: the TDVMCALL leaf of a KVM_EXIT_TDX. */
+  get tdxNr(): number {
+    return this.getU64Number(L['tdx.nr'].offset);
+  }
+
+  /** `tdx.unknown.ret` (same offset as every member's `ret`). */
+  get tdxRet(): bigint {
+    return this.getU64(L['tdx.unknown.ret'].offset);
+  }
+
+  set tdxRet(v: bigint) {
+    this.setU64(L['tdx.unknown.ret'].offset, v);
+  }
+
+  /** `system_event.type`. */
+  get systemEventType(): number {
+    return this.getU32(L['system_event.type'].offset);
+  }
+
+  /** `system_event.ndata`. */
+  get systemEventNdata(): number {
+    return this.getU32(L['system_event.ndata'].offset);
+  }
+
+  /** `system_event.data[i]`. */
+  systemEventData(i: number): bigint {
+    return this.getU64(L['system_event.data'].offset + 8 * i);
+  }
+
+  /** `internal.suberror`. */
+  get internalSuberror(): number {
+    return this.getU32(L['internal.suberror'].offset);
+  }
+
+  /** `internal.ndata`. */
+  get internalNdata(): number {
+    return this.getU32(L['internal.ndata'].offset);
+  }
+
+  /** `internal.data[i]`. */
+  internalData(i: number): bigint {
+    return this.getU64(L['internal.data'].offset + 8 * i);
+  }
+
+  /** `hypercall.nr`. */
+  get hypercallNr(): bigint {
+    return this.getU64(L['hypercall.nr'].offset);
+  }
+
+  /** `hypercall.args[i]`. */
+  hypercallArg(i: number): bigint {
+    return this.getU64(L['hypercall.args'].offset + 8 * i);
+  }
+
+  /** `hypercall.ret`. */
+  get hypercallRet(): bigint {
+    return this.getU64(L['hypercall.ret'].offset);
+  }
+
+  set hypercallRet(v: bigint) {
+    this.setU64(L['hypercall.ret'].offset, v);
+  }
+}

@@ -1,0 +1,71 @@
+import { PAGE_SIZE, type PhysicalMemory } from '@seamkit/seam-cpu';
+
+/**
+ * Anonymous userspace memory (what a VMM mmaps and hands to KVM_SET_USER_MEMORY_REGION2 as
+ * `userspace_addr`). Pages are backed by host physical pages on first touch, so declaring a
+ * large region costs nothing until it is used. Host mappings use no memory-encryption key.
+ */
+export class UserMemory {
+  /** Size in bytes. */
+  readonly size: number;
+  readonly #phys: PhysicalMemory;
+  readonly #pages = new Map<number, number>();
+
+  /**
+   * @param phys - host physical memory
+   * @param size - bytes (a multiple of 4 KiB)
+   */
+  constructor(phys: PhysicalMemory, size: number) {
+    this.#phys = phys;
+    this.size = size;
+  }
+
+  /** Pages backed so far. */
+  get touchedPages(): number {
+    return this.#pages.size;
+  }
+
+  /** Host physical address of page `index`, backing it if needed. */
+  hpaOf(index: number): number {
+    let hpa = this.#pages.get(index);
+    if (hpa === undefined) {
+      hpa = this.#phys.allocPage();
+      this.#pages.set(index, hpa);
+    }
+    return hpa;
+  }
+
+  /** Reads `dst.length` bytes at `offset`. Untouched pages read as zero. */
+  read(offset: number, dst: Uint8Array): void {
+    let done = 0;
+    while (done < dst.length) {
+      const o = offset + done;
+      const page = Math.floor(o / PAGE_SIZE);
+      const within = o - page * PAGE_SIZE;
+      const n = Math.min(PAGE_SIZE - within, dst.length - done);
+      const hpa = this.#pages.get(page);
+      if (hpa === undefined) dst.fill(0, done, done + n);
+      else this.#phys.read(hpa + within, dst.subarray(done, done + n), 0);
+      done += n;
+    }
+  }
+
+  /** Writes `src` at `offset`. */
+  write(offset: number, src: Uint8Array): void {
+    let done = 0;
+    while (done < src.length) {
+      const o = offset + done;
+      const page = Math.floor(o / PAGE_SIZE);
+      const within = o - page * PAGE_SIZE;
+      const n = Math.min(PAGE_SIZE - within, src.length - done);
+      this.#phys.write(this.hpaOf(page) + within, src.subarray(done, done + n), 0);
+      done += n;
+    }
+  }
+
+  /** Returns every backing page to host memory. */
+  release(): void {
+    for (const hpa of this.#pages.values()) this.#phys.freePage(hpa);
+    this.#pages.clear();
+  }
+}
