@@ -41,14 +41,17 @@ export class GetTdVmCallInfoLeaf implements LeafPlugin {
     const r = ctx.regs;
     if (r.hi(R12) === 0 && r.lo(R12) === 0) {
       r.setHalves(R10, 0, 0);
-      for (const reg of REGS) r.setHalves(reg, 0, 0);
+      r.setHalves(R11, 0, 0);
+      r.setHalves(R12, 0, 0);
+      r.setHalves(R13, 0, 0);
+      r.setHalves(R14, 0, 0);
       return LEAF_RESUME;
     }
     if (r.hi(R12) === 0 && r.lo(R12) === 1) {
       const run = ctx.run;
       run.setU64Halves(RET, 0, 0);
       run.setU64Halves(LEAF, 1, 0);
-      for (const o of OUT) run.setU64Halves(o, 0, 0);
+      for (let i = 0; i < OUT.length; i++) run.setU64Halves(OUT[i]!, 0, 0);
       return LEAF_EXIT;
     }
     r.setHalves(R10, TDVMCALL_STATUS_INVALID_OPERAND_LO, TDVMCALL_STATUS_ERROR_HI);

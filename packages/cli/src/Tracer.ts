@@ -1,0 +1,117 @@
+import type { ExitBuffer, LeafContext, LeafHooks, LeafPlugin, VmmEvent } from '@seamkit/core';
+import { R10, R11 } from '@seamkit/seam-cpu';
+import { exitName, hex, leafName, statusName } from './names.js';
+
+/** One line of a trace. */
+export interface TraceRecord {
+  /** What happened: a TDVMCALL answered in the kernel model, a userspace exit, the completion of one, or a VMM event. */
+  readonly kind: 'kernel' | 'exit' | 'complete' | 'event';
+  /** vCPU index. */
+  readonly vcpu: number;
+  /** TDVMCALL leaf (R11, or the hypercall number), if any. */
+  readonly leaf?: number;
+  /** Readable leaf name. */
+  readonly leafName?: string;
+  /** Plugin that handled it ('' if none). */
+  readonly plugin?: string;
+  /** KVM_EXIT_* reason of a userspace exit. */
+  readonly reason?: number;
+  /** Its name. */
+  readonly reasonName?: string;
+  /** Decoded exit struct (hex strings), from the plugin's declared layout. */
+  readonly fields?: Readonly<Record<string, string | string[]>>;
+  /** What the guest got back in R10 (and R11). */
+  readonly guest?: { readonly r10: string; readonly r10Name: string; readonly r11: string };
+  /** Event (for kind 'event'). */
+  readonly event?: Readonly<Record<string, unknown>>;
+}
+
+function decodeFields(run: ExitBuffer, plugin: LeafPlugin): Record<string, string | string[]> {
+  const out: Record<string, string | string[]> = {};
+  const layout = plugin.meta.exit?.layout ?? {};
+  for (const [name, f] of Object.entries(layout)) {
+    if (f.size === 8) out[name] = hex(run.getU64(f.offset));
+    else if (f.size === 4) out[name] = hex(run.view.getUint32(f.offset, true));
+    else if (f.size === 2) out[name] = hex(run.view.getUint16(f.offset, true));
+    else if (f.size === 1) out[name] = hex(run.bytes[f.offset]!);
+    else {
+      const words: string[] = [];
+      for (let o = 0; o + 8 <= f.size; o += 8) words.push(hex(run.getU64(f.offset + o)));
+      out[name] = words;
+    }
+  }
+  return out;
+}
+
+/**
+ * Collects a trace of a TD's TDVMCALLs through the leaf hooks (kernel dispatch and completion)
+ * and VMM events, and hands each record to a sink as it happens.
+ */
+export class Tracer implements LeafHooks {
+  /** Every record so far. */
+  readonly records: TraceRecord[] = [];
+  readonly #sink: (r: TraceRecord) => void;
+
+  /** @param sink - receives each record (e.g. prints it) */
+  constructor(sink: (r: TraceRecord) => void = () => undefined) {
+    this.#sink = sink;
+  }
+
+  #add(r: TraceRecord): void {
+    this.records.push(r);
+    this.#sink(r);
+  }
+
+  /** {@inheritDoc @seamkit/core!LeafHooks.onDispatch} */
+  onDispatch(ctx: LeafContext, namespace: 'ghci' | 'hypercall', leaf: number, plugin: LeafPlugin | undefined, exitReason: number): void {
+    const name = namespace === 'ghci' ? leafName(leaf) : `hypercall ${hex(leaf)}`;
+    if (exitReason === 0) {
+      const r10 = ctx.regs.get(R10);
+      this.#add({
+        kind: 'kernel', vcpu: ctx.vcpuIndex, leaf, leafName: name, plugin: plugin?.meta.name ?? '',
+        guest: { r10: hex(r10), r10Name: statusName(r10), r11: hex(ctx.regs.get(R11)) },
+      });
+      return;
+    }
+    this.#add({
+      kind: 'exit', vcpu: ctx.vcpuIndex, leaf, leafName: name, plugin: plugin?.meta.name ?? '', reason: exitReason,
+      reasonName: exitName(exitReason), fields: plugin === undefined ? {} : decodeFields(ctx.run, plugin),
+    });
+  }
+
+  /** {@inheritDoc @seamkit/core!LeafHooks.onComplete} */
+  onComplete(ctx: LeafContext, plugin: LeafPlugin): void {
+    const r10 = ctx.regs.get(R10);
+    this.#add({
+      kind: 'complete', vcpu: ctx.vcpuIndex, leaf: plugin.meta.leaf, leafName: leafName(plugin.meta.leaf), plugin: plugin.meta.name,
+      guest: { r10: hex(r10), r10Name: statusName(r10), r11: hex(ctx.regs.get(R11)) },
+    });
+  }
+
+  /** Records a VMM event (panic, plugin error). */
+  onEvent(e: VmmEvent): void {
+    const { type, ...rest } = e;
+    const event: Record<string, unknown> = { type };
+    for (const [k, v] of Object.entries(rest)) event[k] = v instanceof Error ? v.message : v;
+    this.#add({ kind: 'event', vcpu: 'vcpuIndex' in e ? e.vcpuIndex : -1, event });
+  }
+}
+
+/** One readable line for a record. */
+export function formatRecord(r: TraceRecord): string {
+  const p = `[vcpu${r.vcpu}]`;
+  switch (r.kind) {
+    case 'kernel':
+      return `${p} TDVMCALL ${r.leafName} answered in the kernel model${r.plugin ? ` by ${r.plugin}` : ' (no plugin registered)'} -> guest R10=${r.guest!.r10} (${r.guest!.r10Name})`;
+    case 'exit': {
+      const f = Object.entries(r.fields ?? {}).map(([k, v]) => `${k}=${Array.isArray(v) ? `[${v.join(',')}]` : v}`).join(' ');
+      return `${p} TDVMCALL ${r.leafName} -> ${r.reasonName} (${r.reason}) via ${r.plugin}: ${f}`;
+    }
+    case 'complete':
+      return `${p}   completion of ${r.leafName} -> guest R10=${r.guest!.r10} (${r.guest!.r10Name}) R11=${r.guest!.r11}`;
+    case 'event':
+      return r.event?.['type'] === 'guest-panic'
+        ? `${p}   guest panic: ${String(r.event['log'])}`
+        : `${p}   ${String(r.event?.['type'])}: ${JSON.stringify(r.event)}`;
+  }
+}

@@ -1,0 +1,136 @@
+import { createVmm, type Vmm } from '@seamkit/core';
+import { kvmModule, KVM_EXIT_TDX, KVM_RUN_LAYOUT } from '@seamkit/kvm';
+import { quoteModule } from '@seamkit/plugin-quote';
+import {
+  EXIT_REASON_TRIPLE_FAULT, fromGenerator, R12, R13, TDVMCALL_GET_QUOTE, TDVMCALL_GET_TD_VM_CALL_INFO, type GuestCpu, type GuestProgram,
+} from '@seamkit/seam-cpu';
+import { ghci, prepareTdvmcall } from '@seamkit/tdx-module';
+import { kernelFloor, userspaceFloor } from './floors.js';
+import { measure, stopGcObserver, type BenchResult } from './measure.js';
+
+/** A benchmark result with its floor comparison and target. */
+export interface BenchLine extends BenchResult {
+  /** Name of the floor measured beside it, if any. */
+  readonly floor?: string;
+  /** floor ops/s divided by this benchmark's ops/s (1 = as fast as the hand-written loop). */
+  readonly slowdownVsFloor?: number;
+  /** Target ops/s for this benchmark, if it has one. */
+  readonly targetOpsPerSec?: number;
+  /** Whether the target (and zero minor GCs, for step-form paths) is met. */
+  readonly meetsTarget?: boolean;
+}
+
+/** Options of {@link runBenchmarks}. */
+export interface BenchOptions {
+  /** Measured operations per benchmark (default 1 000 000). */
+  readonly ops?: number;
+  /** Called with each result as soon as it is measured. */
+  readonly onResult?: (r: BenchLine) => void;
+  /** Called before each benchmark starts (progress display). */
+  readonly onStart?: (name: string) => void;
+}
+
+/** Interim targets (foundation issue), ops/s. */
+export const TARGETS: Readonly<Record<string, number>> = {
+  'tdvmcall.kernel': 5_000_000,
+  'tdvmcall.userspace': 2_000_000,
+};
+
+const QUOTE_RET = KVM_RUN_LAYOUT['tdx.get_quote.ret'].offset;
+
+/** A step-form guest issuing `count` GetTdVmCallInfo(0) (answered in the kernel), then stopping. */
+function kernelGuest(count: number): GuestProgram {
+  return () => {
+    let left = count;
+    return {
+      step(c: GuestCpu): number {
+        if (left-- <= 0) return EXIT_REASON_TRIPLE_FAULT;
+        c.regs.setHalves(R12, 0, 0);
+        return prepareTdvmcall(c.regs, TDVMCALL_GET_TD_VM_CALL_INFO);
+      },
+    };
+  };
+}
+
+/** The same guest in the ergonomic (generator) form. */
+function kernelGuestErgonomic(count: number): GuestProgram {
+  return fromGenerator(function* (cpu) {
+    for (let i = 0; i < count; i++) yield* ghci.tdvmcall(cpu, TDVMCALL_GET_TD_VM_CALL_INFO);
+  });
+}
+
+/** A step-form guest that calls GetQuote on a shared buffer forever. */
+function quoteGuest(): GuestProgram {
+  return () => ({
+    step(c: GuestCpu): number {
+      c.regs.setHalves(R12, 0x1000, c.mem.sharedBit / 0x1_0000_0000);
+      c.regs.setHalves(R13, 4096, 0);
+      return prepareTdvmcall(c.regs, TDVMCALL_GET_QUOTE);
+    },
+  });
+}
+
+async function kernelPath(vmm: Vmm, name: string, description: string, ops: number, guest: (n: number) => GuestProgram): Promise<BenchResult> {
+  const warm = vmm.createTd({ guest: guest(Math.min(ops, 200_000)) });
+  warm.vcpus[0]!.run();
+  const td = vmm.createTd({ guest: guest(ops) });
+  const v = td.vcpus[0]!;
+  return measure(name, description, ops, () => {
+    v.run();
+  });
+}
+
+async function userspacePath(vmm: Vmm, ops: number): Promise<BenchResult> {
+  const td = vmm.createTd({ guest: quoteGuest() });
+  const v = td.vcpus[0]!;
+  const run = v.kvmRun;
+  const loop = (n: number): void => {
+    for (let i = 0; i < n; i++) {
+      if (v.run() !== KVM_EXIT_TDX) throw new Error('expected KVM_EXIT_TDX');
+      run.setU64Halves(QUOTE_RET, 0, 0); // the VMM answers: request queued
+    }
+  };
+  loop(Math.min(ops, 200_000));
+  return measure('tdvmcall.userspace', 'GetQuote: KVM_EXIT_TDX to the VMM, ret written, back into the guest (step-form guest)', ops, () => loop(ops));
+}
+
+/**
+ * Runs the benchmark suite: the floors and the framework paths, each measured in this run.
+ * @returns every result, in order
+ */
+export async function runBenchmarks(options: BenchOptions = {}): Promise<BenchLine[]> {
+  const ops = options.ops ?? 1_000_000;
+  const out: BenchLine[] = [];
+  const emit = (r: BenchLine): void => {
+    out.push(r);
+    options.onResult?.(r);
+  };
+  const vmm = createVmm({ modules: [kvmModule(), quoteModule] });
+  const start = (n: string): void => options.onStart?.(n);
+
+  start('floor');
+  kernelFloor(200_000)();
+  const floor = await measure('floor', 'hand-written kernel-leaf round trip: same register traffic, no framework', ops, kernelFloor(ops));
+  emit(floor);
+  start('floor.userspace');
+  userspaceFloor(200_000)();
+  const floorUser = await measure('floor.userspace', 'hand-written userspace round trip: register traffic, exit struct, reply, completion', ops, userspaceFloor(ops));
+  emit(floorUser);
+
+  const withFloor = (r: BenchResult, f: BenchResult): BenchLine => {
+    const target = TARGETS[r.name];
+    return {
+      ...r, floor: f.name, slowdownVsFloor: Math.round((f.opsPerSec / r.opsPerSec) * 100) / 100,
+      ...(target !== undefined ? { targetOpsPerSec: target, meetsTarget: r.opsPerSec >= target && r.minorGcs === 0 } : {}),
+    };
+  };
+  start('tdvmcall.kernel');
+  emit(withFloor(await kernelPath(vmm, 'tdvmcall.kernel', 'GetTdVmCallInfo(0) answered in the kernel model, guest re-entered (step-form guest)', ops, kernelGuest), floor));
+  start('tdvmcall.userspace');
+  emit(withFloor(await userspacePath(vmm, ops), floorUser));
+  const ergoOps = Math.max(1, Math.floor(ops / 4));
+  start('tdvmcall.kernel.ergonomic');
+  emit(withFloor(await kernelPath(vmm, 'tdvmcall.kernel.ergonomic', 'the same kernel leaf from a generator (ergonomic) guest', ergoOps, kernelGuestErgonomic), floor));
+  stopGcObserver();
+  return out;
+}

@@ -1,0 +1,52 @@
+import { parseArgs } from 'node:util';
+import { runBenchmarks, TARGETS } from '../bench/benchmarks.js';
+import { CliError } from '../CliError.js';
+import { paint, type Output } from '../Output.js';
+
+/** Help text of `seamkit bench`. */
+export const BENCH_HELP = `Usage: seamkit bench [--json] [--ops N]
+
+Measures TDVMCALL round trips through the whole stack (guest -> TDX module -> KVM -> registry ->
+plugin [-> VMM] -> guest) beside hand-written floor loops with the same register traffic, in
+the same process. Reports ops/s, minor GCs in the measured loop and heap growth per op.
+
+Options:
+  --json     one JSON object per benchmark, one per line
+  --ops N    operations per benchmark (default 1000000)
+  -h, --help show this help`;
+
+/** `seamkit bench`: exit code 0, or 1 when a benchmark with a target misses it. */
+export async function benchCommand(argv: readonly string[], o: Output): Promise<number> {
+  const { values } = parseArgs({
+    args: [...argv],
+    options: { json: { type: 'boolean', default: false }, ops: { type: 'string' }, help: { type: 'boolean', short: 'h', default: false } },
+    strict: true,
+  });
+  if (values.help) {
+    o.out(BENCH_HELP);
+    return 0;
+  }
+  const ops = values.ops === undefined ? 1_000_000 : Number(values.ops);
+  if (!Number.isInteger(ops) || ops < 1) throw new CliError(`--ops must be a positive integer, got "${values.ops}"`);
+  let missed = 0;
+  await runBenchmarks({
+    ops,
+    onStart: (name) => {
+      if (!values.json && o.color) process.stderr.write(paint(o, 'dim', `running ${name}...\r`));
+    },
+    onResult: (r) => {
+      if (r.meetsTarget === false) missed++;
+      if (values.json) {
+        o.out(JSON.stringify(r));
+        return;
+      }
+      const target = TARGETS[r.name];
+      const verdict = r.meetsTarget === undefined ? '' : r.meetsTarget ? paint(o, 'green', ' ok') : paint(o, 'red', ' BELOW TARGET');
+      o.out(
+        `${r.name.padEnd(28)} ${r.opsPerSec.toLocaleString('en-US').padStart(12)} ops/s  minorGCs ${String(r.minorGcs).padStart(3)}` +
+          `${r.slowdownVsFloor !== undefined ? `  ${r.slowdownVsFloor}x floor` : ''}${target !== undefined ? `  (target ${target.toLocaleString('en-US')})` : ''}${verdict}`,
+      );
+    },
+  });
+  return missed > 0 ? 1 : 0;
+}
