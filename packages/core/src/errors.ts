@@ -26,8 +26,11 @@ export const CORE_ERRORS = {
   SEAMKIT_ERR_VMM_NO_HYPERVISOR: 'no hypervisor is bound: load a hypervisor module (e.g. kvmModule from @seamkit/kvm)',
   /** `VcpuRunner.run` while the runner is running or finished. */
   SEAMKIT_ERR_VMM_STATE: 'cannot %s: the vCPU runner is %s',
+  /** `TestMemory` (core/testing): an access outside the test memory. */
   SEAMKIT_ERR_TESTBED_MEMORY: 'test bed: GPA %s (%s bytes) is outside the test memory',
+  /** `LeafTestBed` (core/testing): an unknown register name or exit field. */
   SEAMKIT_ERR_TESTBED_REGISTER: 'test bed: unknown register or field %s',
+  /** `LeafTestBed.user()` / `.complete()` (core/testing) with no outstanding exit, or no userspace half. */
   SEAMKIT_ERR_TESTBED_NO_EXIT: 'test bed: %s needs an outstanding exit from a plugin with that half',
 } as const;
 

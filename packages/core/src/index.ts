@@ -3,6 +3,7 @@
  * only way a leaf can reach userspace; the per-vCPU leaf dispatcher; the DI composition root;
  * the userspace run loop and exit dispatch.
  * @packageDocumentation
+ * @mergeModuleWith <project>
  */
 export * from './abi/kvmRun.js';
 export { createVmm } from './createVmm.js';

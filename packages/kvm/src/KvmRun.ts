@@ -17,6 +17,7 @@ export class KvmRun extends ExitBuffer {
     return this.bytes[L.immediate_exit.offset]!;
   }
 
+  /** Sets `immediate_exit`. */
   set immediateExit(v: number) {
     this.bytes[L.immediate_exit.offset] = v;
   }
@@ -31,6 +32,7 @@ export class KvmRun extends ExitBuffer {
     return this.getU64(L['tdx.unknown.ret'].offset);
   }
 
+  /** Writes `tdx.*.ret`: the reply the leaf's completion hands to the guest. */
   set tdxRet(v: bigint) {
     this.setU64(L['tdx.unknown.ret'].offset, v);
   }
@@ -80,6 +82,7 @@ export class KvmRun extends ExitBuffer {
     return this.getU64(L['hypercall.ret'].offset);
   }
 
+  /** Writes `hypercall.ret`: the reply to a KVM_EXIT_HYPERCALL. */
   set hypercallRet(v: bigint) {
     this.setU64(L['hypercall.ret'].offset, v);
   }

@@ -150,15 +150,19 @@ export class Vcpu {
    * until one must go to userspace.
    * @returns the KVM_EXIT_* reason (also in `kvmRun.exitReason`)
    * @throws SEAMKIT_ERR_KVM_STATE (EINVAL) before KVM_TDX_FINALIZE_VM
-   * @throws SEAMKIT_ERR_KVM_STATE (EINTR) when `kvmRun.immediateExit` is set (nothing runs)
+   * @throws SEAMKIT_ERR_KVM_STATE (EINTR) when `kvmRun.immediateExit` is set: the guest does not
+   *   run, but a pending exit is still completed first, as in Linux (kvm_arch_vcpu_ioctl_run runs
+   *   complete_userspace_io before the immediate_exit check; api.rst: "re-enter ... with the
+   *   immediate_exit field set to complete pending operations without allowing any further
+   *   instructions to be executed")
    */
   run(): number {
     const d = this.#dispatcher;
     if (d === undefined || this.vm.state !== 'runnable') {
       throw kvmError('SEAMKIT_ERR_KVM_STATE', ['KVM_RUN', `TD is ${this.vm.state}`], EINVAL);
     }
-    if (this.kvmRun.bytes[1] !== 0) throw kvmError('SEAMKIT_ERR_KVM_STATE', ['KVM_RUN', 'immediate_exit is set'], EINTR);
     d.complete();
+    if (this.kvmRun.bytes[1] !== 0) throw kvmError('SEAMKIT_ERR_KVM_STATE', ['KVM_RUN', 'immediate_exit is set'], EINTR);
     const host = this.vm.kvm.host;
     const args = this.args;
     const lp = this.lp;

@@ -3,6 +3,7 @@
  * per ioctl, a byte-exact reused kvm_run, TD exits decoded in real KVM's order, and the leaves
  * KVM answers in the kernel. `kvmModule()` plugs it into a seamkit VMM.
  * @packageDocumentation
+ * @mergeModuleWith <project>
  */
 export * from './uapi/index.js';
 export { decodeTdExit } from './decodeTdExit.js';

@@ -30,7 +30,12 @@ export class ReportFatalErrorLeaf implements LeafPlugin {
     exit: {
       reason: KVM_EXIT_SYSTEM_EVENT,
       key: KVM_SYSTEM_EVENT_TDX_FATAL,
-      layout: { ndata: L['system_event.ndata'], data: L['system_event.data'] },
+      layout: {
+        /** `system_event.ndata`: 16. */
+        ndata: L['system_event.ndata'],
+        /** `system_event.data[0..15]`: the GPRs in SDM order. */
+        data: L['system_event.data'],
+      },
     },
   } as const;
 

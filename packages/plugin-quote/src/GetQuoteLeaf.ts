@@ -36,7 +36,14 @@ export class GetQuoteLeaf implements LeafPlugin {
     exit: {
       reason: KVM_EXIT_TDX,
       key: TDVMCALL_GET_QUOTE,
-      layout: { ret: L['tdx.get_quote.ret'], gpa: L['tdx.get_quote.gpa'], size: L['tdx.get_quote.size'] },
+      layout: {
+        /** `tdx.get_quote.ret`: the TDVMCALL status for R10 (preset SUBFUNC_UNSUPPORTED). */
+        ret: L['tdx.get_quote.ret'],
+        /** `tdx.get_quote.gpa`: the shared buffer's GPA, shared bit stripped. */
+        gpa: L['tdx.get_quote.gpa'],
+        /** `tdx.get_quote.size`: the buffer size in bytes (R13). */
+        size: L['tdx.get_quote.size'],
+      },
     },
   } as const;
 

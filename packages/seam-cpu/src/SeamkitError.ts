@@ -6,7 +6,7 @@ const BRAND = Symbol.for('@seamkit/SeamkitError');
  * message. Guest mistakes are never thrown: they become status codes the guest sees.
  */
 export class SeamkitError extends Error {
-  /** The stable error code, e.g. `SEAMKIT_ERR_CPU_WRONG_MODE`. */
+  /** The stable error code, e.g. `SEAMKIT_ERR_CPU_BAD_LP`. */
   readonly code: string;
   /** The errno a real ioctl would fail with (KVM layer only), e.g. 22 for EINVAL. */
   readonly errno: number | undefined;

@@ -5,7 +5,9 @@ import { errorFactory } from '@seamkit/seam-cpu';
  * module would answer with a status is a status, not an error). Documented in docs/errors.md.
  */
 export const MODULE_ERRORS = {
+  /** `TdxModule.bindGuestProgram` with an address that is not the TDR of a TD. */
   SEAMKIT_ERR_MODULE_NO_TD: 'no TD has its TDR at %s',
+  /** Reserved for host APIs that need a loaded TDX module; not thrown yet. */
   SEAMKIT_ERR_MODULE_NOT_INSTALLED: 'the CPU has no TDX module loaded',
 } as const;
 

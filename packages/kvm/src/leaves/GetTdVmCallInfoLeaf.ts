@@ -29,9 +29,18 @@ export class GetTdVmCallInfoLeaf implements LeafPlugin {
       reason: KVM_EXIT_TDX,
       key: TDVMCALL_GET_TD_VM_CALL_INFO,
       layout: {
-        ret: L['tdx.get_tdvmcall_info.ret'], leaf: L['tdx.get_tdvmcall_info.leaf'],
-        r11: L['tdx.get_tdvmcall_info.r11'], r12: L['tdx.get_tdvmcall_info.r12'],
-        r13: L['tdx.get_tdvmcall_info.r13'], r14: L['tdx.get_tdvmcall_info.r14'],
+        /** `tdx.get_tdvmcall_info.ret`: the TDVMCALL status for R10. */
+        ret: L['tdx.get_tdvmcall_info.ret'],
+        /** `tdx.get_tdvmcall_info.leaf`: the GetTdVmCallInfo leaf (R12), always 1 here. */
+        leaf: L['tdx.get_tdvmcall_info.leaf'],
+        /** `tdx.get_tdvmcall_info.r11`: returned in R11. */
+        r11: L['tdx.get_tdvmcall_info.r11'],
+        /** `tdx.get_tdvmcall_info.r12`: returned in R12. */
+        r12: L['tdx.get_tdvmcall_info.r12'],
+        /** `tdx.get_tdvmcall_info.r13`: returned in R13. */
+        r13: L['tdx.get_tdvmcall_info.r13'],
+        /** `tdx.get_tdvmcall_info.r14`: returned in R14. */
+        r14: L['tdx.get_tdvmcall_info.r14'],
       },
     },
   } as const;

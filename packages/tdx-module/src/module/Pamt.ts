@@ -29,7 +29,11 @@ export class Pamt {
   }
 
   /** The TDMR starting at `base`, if any. */
-  tdmrAt(base: number): { base: number; end: number; initialized: boolean } | undefined {
+  tdmrAt(base: number): {
+    /** First byte of the TDMR. */ base: number;
+    /** First byte after the TDMR. */ end: number;
+    /** True once TDH.SYS.TDMR.INIT has initialized all of it. */ initialized: boolean;
+  } | undefined {
     return this.#tdmrs.find((t) => t.base === base);
   }
 

@@ -49,7 +49,11 @@ export class SecureEpt implements Ept {
     return this.leaves.get(Math.floor(gpa / 4096))?.state ?? SEPT_FREE;
   }
 
-  /** {@inheritDoc Ept.translate} Only MAPPED leaves translate. */
+  /**
+   * Translates a guest frame number through the secure EPT ({@link @seamkit/seam-cpu!Ept.translate}).
+   * Only MAPPED leaves translate.
+   * @returns the host physical address of the private page, or -1 (EPT violation)
+   */
   translate(gfn: number): number {
     const leaf = this.leaves.get(gfn);
     return leaf !== undefined && leaf.state === SEPT_MAPPED ? leaf.hpa : -1;
