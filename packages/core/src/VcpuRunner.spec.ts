@@ -178,4 +178,33 @@ describe(VcpuRunner, () => {
     const runner = new VcpuRunner(scriptedVcpu([2], r), r, memory, () => undefined, { 2: h });
     expect(runner.run()).toBe(VcpuRunState.PAUSED);
   });
+
+  it('should pause (not finish) when KVM_RUN fails with EINTR (immediate_exit), and run again afterwards', () => {
+    const r = registryWith([]);
+    const v = scriptedVcpu([8], r);
+    const realRun = v.run.bind(v);
+    let kicked = true;
+    v.run = () => {
+      if (kicked) {
+        kicked = false;
+        throw new SeamkitError('SEAMKIT_ERR_KVM_STATE', 'KVM_RUN: immediate_exit is set', 4);
+      }
+      return realRun();
+    };
+    const runner = new VcpuRunner(v, r, memory, () => undefined);
+    expect(() => runner.run()).toThrow(/immediate_exit/);
+    expect(runner.state).toBe(VcpuRunState.PAUSED);
+    expect(runner.run()).toBe(VcpuRunState.FINISHED); // exit 8 has no handler: stopped
+  });
+
+  it('should finish when KVM_RUN fails with any other error', () => {
+    const r = registryWith([]);
+    const v = scriptedVcpu([], r);
+    v.run = () => {
+      throw new SeamkitError('SEAMKIT_ERR_KVM_STATE', 'KVM_RUN: TD is none', 22);
+    };
+    const runner = new VcpuRunner(v, r, memory, () => undefined);
+    expect(() => runner.run()).toThrow(/TD is none/);
+    expect(runner.state).toBe(VcpuRunState.FINISHED);
+  });
 });

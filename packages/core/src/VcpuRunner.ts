@@ -1,3 +1,4 @@
+import { SeamkitError } from '@seamkit/seam-cpu';
 import { coreError } from './errors.js';
 import { handleExit, type ExitHandlers } from './handleExit.js';
 import type { HypervisorVcpu } from './Hypervisor.js';
@@ -5,6 +6,9 @@ import type { LeafRegistry } from './LeafRegistry.js';
 import type { SharedMemory, UserExitContext } from './UserExitContext.js';
 import { VcpuEmulation } from './VcpuEmulation.js';
 import type { EventSink } from './VmmEvent.js';
+
+/** EINTR (Linux include/uapi/asm-generic/errno-base.h): KVM_RUN was interrupted. */
+const EINTR = 4;
 
 /** State of a {@link VcpuRunner}. */
 export const VcpuRunState = {
@@ -60,6 +64,8 @@ export class VcpuRunner {
    * were handled (then the runner pauses).
    * @returns the state afterwards
    * @throws SEAMKIT_ERR_VMM_STATE when the runner is already running or finished
+   * @throws whatever KVM_RUN throws; the runner is then FINISHED, except for EINTR
+   *   (immediate_exit), after which it is PAUSED and can run again
    */
   run(maxExits = Infinity): VcpuRunState {
     if (this.state !== VcpuRunState.PAUSED) throw coreError('SEAMKIT_ERR_VMM_STATE', ['run', this.state]);
@@ -81,7 +87,8 @@ export class VcpuRunner {
       this.state = VcpuRunState.PAUSED;
       return this.state;
     } catch (err) {
-      this.state = VcpuRunState.FINISHED;
+      // KVM_RUN returning EINTR (immediate_exit, a kick) interrupts the loop; the vCPU can run again.
+      this.state = SeamkitError.is(err) && err.errno === EINTR ? VcpuRunState.PAUSED : VcpuRunState.FINISHED;
       throw err;
     }
   }

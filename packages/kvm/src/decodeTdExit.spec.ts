@@ -18,18 +18,38 @@ function setup(plugins: LeafPlugin[] = []): { args: RegisterFile; run: KvmRun; d
 }
 
 describe(decodeTdExit, () => {
-  describe('having a TDH.VP.ENTER status with bit 63 set', () => {
+  describe('having a TDH.VP.ENTER error status (bit 63 set)', () => {
     it.each([
       ['TDX_OPERAND_INVALID | RCX', 0xc000_0100_0000_0001n],
-      ['TDX_VCPU_STATE_INCORRECT-like error with exit reason bits', 0x8000_0000_0000_004dn],
-    ])('should report KVM_EXIT_FAIL_ENTRY (9) with the status and the CPU for %s', (_what, status) => {
+      ['TDX_OP_STATE_INCORRECT | OP_STATE', 0xc000_0608_0000_00acn],
+      ['an error status whose low bits look like an exit reason', 0x8000_0000_0000_004dn],
+    ])('should report KVM_EXIT_FAIL_ENTRY (9), exit reason -1 as the failure reason, and the CPU for %s', (_what, status) => {
       const { args, run, d } = setup();
       run.bytes.fill(0xaa);
       args.set(RAX, status);
       expect(decodeTdExit(args, run, d, CPU)).toBe(9);
       expect(run.getU32(8)).toBe(9);
-      expect(run.getU64(32)).toBe(status); // fail_entry.hardware_entry_failure_reason
+      // tdx_to_vmx_exit_reason() gives -1u for a failed SEAMCALL; KVM reports exit_reason.full.
+      expect(run.getU64(32)).toBe(0xffff_ffffn); // fail_entry.hardware_entry_failure_reason
       expect(run.getU32(40)).toBe(CPU); // fail_entry.cpu
+    });
+
+    it.each([
+      ['TDX_SEAMCALL_VMFAILINVALID', 0x8000_ff00_ffff_0000n],
+      ['TDX_SEAMCALL_UD', 0x8000_ff00_0000_0006n],
+      ['TDX_SEAMCALL_GP', 0x8000_ff00_0000_000dn],
+    ])('should report a Linux software error (%s) as KVM_EXIT_INTERNAL_ERROR with the status in data[0]', (_what, status) => {
+      const { args, run, d } = setup();
+      args.set(RAX, status);
+      expect(decodeTdExit(args, run, d, CPU)).toBe(17);
+      expect([run.internalSuberror, run.internalNdata, run.internalData(0), run.internalData(1)]).toEqual([4, 2, status, BigInt(CPU)]);
+    });
+
+    it('should report a failed VM entry (exit reason bit 31) with a success status as KVM_EXIT_FAIL_ENTRY', () => {
+      const { args, run, d } = setup();
+      args.set(RAX, 0x8000_0021n); // EXIT_REASON_INVALID_STATE | FAILED_VMENTRY
+      expect(decodeTdExit(args, run, d, CPU)).toBe(9);
+      expect(run.getU64(32)).toBe(0x8000_0021n);
     });
 
     it('should not dispatch a TDCALL when the status failed, even with R10/R11 looking like a TDVMCALL', () => {
@@ -40,6 +60,23 @@ describe(decodeTdExit, () => {
       expect(decodeTdExit(args, run, d, CPU)).toBe(9);
       expect(calls).toBe(0);
       expect(args.get(R10)).toBe(0n);
+    });
+
+    it('should report a non-recoverable TD exit other than a triple fault as KVM_EXIT_INTERNAL_ERROR', () => {
+      const { args, run, d } = setup();
+      args.set(RAX, 0x6000_0002_0000_004dn); // TDX_NON_RECOVERABLE_TD with exit reason TDCALL
+      expect(decodeTdExit(args, run, d, CPU)).toBe(17);
+      expect(run.internalData(0)).toBe(0x6000_0002_0000_004dn);
+    });
+  });
+
+  describe('having an external interrupt (1) or other SMI (6)', () => {
+    it.each([[1n], [6n]])('should re-enter the guest without an exit (reason %s)', (status) => {
+      const { args, run, d } = setup();
+      run.setU32(8, 0x55);
+      args.set(RAX, status);
+      expect(decodeTdExit(args, run, d, CPU)).toBe(0);
+      expect(run.getU32(8)).toBe(0x55);
     });
   });
 

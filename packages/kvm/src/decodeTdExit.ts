@@ -1,18 +1,34 @@
 import type { LeafDispatcher } from '@seamkit/core';
-import { EXIT_REASON_TDCALL, EXIT_REASON_TRIPLE_FAULT, R10, RAX, type RegisterFile } from '@seamkit/seam-cpu';
+import {
+  EXIT_REASON_EXTERNAL_INTERRUPT, EXIT_REASON_TDCALL, EXIT_REASON_TRIPLE_FAULT, R10, RAX, type RegisterFile,
+} from '@seamkit/seam-cpu';
 import type { KvmRun } from './KvmRun.js';
 import {
   KVM_EXIT_FAIL_ENTRY, KVM_EXIT_INTERNAL_ERROR, KVM_EXIT_SHUTDOWN, KVM_INTERNAL_ERROR_UNEXPECTED_EXIT_REASON,
 } from './uapi/exits.js';
 import { KVM_RUN_LAYOUT as L } from './uapi/kvmRunLayout.js';
 
+/** EXIT_REASON_OTHER_SMI (SDM Vol. 3 Appendix C). */
+const EXIT_REASON_OTHER_SMI = 6;
+/** Bit 31 of the VMX exit reason: VM entry failed. */
+const FAILED_VMENTRY = 0x8000_0000;
+/** High half of TDX_SW_ERROR: bit 63 and class 0xFF (bits 47:40). */
+const SW_ERROR_HI = 0x8000_ff00;
+
 /**
- * Decides one TD exit in real KVM's order (tdx_to_vmx_exit_reason, then the exit handlers),
- * reading the TDH.VP.ENTER outputs straight from the argument block:
- * 1. a SEAMCALL status with the error bit (bit 63) is a failed entry: KVM_EXIT_FAIL_ENTRY;
- * 2. TDCALL (77): R10 != 0 goes down the KVM hypercall path, R10 = 0 through the leaf registry;
- * 3. triple fault: KVM_EXIT_SHUTDOWN;
- * 4. anything else: KVM_EXIT_INTERNAL_ERROR, suberror UNEXPECTED_EXIT_REASON, ndata 2,
+ * Decides one TD exit the way Linux 6.16 does (`tdx_to_vmx_exit_reason`, then
+ * `tdx_handle_exit`), reading the TDH.VP.ENTER outputs straight from the argument block:
+ *
+ * 1. the VMX exit reason is the low 32 bits of the status when the status is TDX_SUCCESS or a
+ *    non-recoverable TD exit (bit 63 clear), and -1 for any other (error) status;
+ * 2. a Linux software error (TDX_SW_ERROR: #UD, #GP, VMfailInvalid on the SEAMCALL) is an
+ *    unhandled exit: KVM_EXIT_INTERNAL_ERROR;
+ * 3. a failed VM entry (exit reason bit 31, which -1 has) is KVM_EXIT_FAIL_ENTRY with
+ *    `hardware_entry_failure_reason` = the 32-bit exit reason and `cpu`;
+ * 4. an error or non-recoverable status is unhandled, except with a triple fault;
+ * 5. triple fault: KVM_EXIT_SHUTDOWN; external interrupt and other SMI: re-enter;
+ *    TDCALL (77): R10 != 0 down the KVM hypercall path, R10 = 0 through the leaf registry;
+ * 6. anything else: KVM_EXIT_INTERNAL_ERROR, suberror UNEXPECTED_EXIT_REASON, ndata 2,
  *    data[0] = the TDH.VP.ENTER return, data[1] = the CPU.
  *
  * @returns 0 to re-enter the guest, or the KVM_EXIT_* reason (already written to `run`)
@@ -20,20 +36,32 @@ import { KVM_RUN_LAYOUT as L } from './uapi/kvmRunLayout.js';
 export function decodeTdExit(args: RegisterFile, run: KvmRun, dispatcher: LeafDispatcher, cpu: number): number {
   const hi = args.hi(RAX);
   const lo = args.lo(RAX);
-  if ((hi & 0x8000_0000) !== 0) {
+  if ((hi & SW_ERROR_HI) >>> 0 === SW_ERROR_HI) return unhandled(run, lo, hi, cpu);
+  const exitReason = (hi & 0x8000_0000) === 0 ? lo : 0xffff_ffff;
+  if ((exitReason & FAILED_VMENTRY) !== 0) {
     run.setU32(L.exit_reason.offset, KVM_EXIT_FAIL_ENTRY);
-    run.setU64Halves(L['fail_entry.hardware_entry_failure_reason'].offset, lo, hi);
+    run.setU64Halves(L['fail_entry.hardware_entry_failure_reason'].offset, exitReason, 0);
     run.setU32(L['fail_entry.cpu'].offset, cpu);
     return KVM_EXIT_FAIL_ENTRY;
   }
-  const basic = lo & 0xffff;
-  if (basic === EXIT_REASON_TDCALL) {
-    return args.isZero(R10) ? dispatcher.dispatch() : dispatcher.dispatchHypercall();
+  const basic = exitReason & 0xffff;
+  if ((hi & 0xc000_0000) !== 0 && basic !== EXIT_REASON_TRIPLE_FAULT) return unhandled(run, lo, hi, cpu);
+  switch (basic) {
+    case EXIT_REASON_TDCALL:
+      return args.isZero(R10) ? dispatcher.dispatch() : dispatcher.dispatchHypercall();
+    case EXIT_REASON_TRIPLE_FAULT:
+      run.setU32(L.exit_reason.offset, KVM_EXIT_SHUTDOWN);
+      return KVM_EXIT_SHUTDOWN;
+    case EXIT_REASON_EXTERNAL_INTERRUPT:
+    case EXIT_REASON_OTHER_SMI:
+      return 0;
+    default:
+      return unhandled(run, lo, hi, cpu);
   }
-  if (basic === EXIT_REASON_TRIPLE_FAULT) {
-    run.setU32(L.exit_reason.offset, KVM_EXIT_SHUTDOWN);
-    return KVM_EXIT_SHUTDOWN;
-  }
+}
+
+/** KVM's `unhandled_exit`: KVM_EXIT_INTERNAL_ERROR / UNEXPECTED_EXIT_REASON with [vp_enter_ret, cpu]. */
+function unhandled(run: KvmRun, lo: number, hi: number, cpu: number): number {
   run.setU32(L.exit_reason.offset, KVM_EXIT_INTERNAL_ERROR);
   run.setU32(L['internal.suberror'].offset, KVM_INTERNAL_ERROR_UNEXPECTED_EXIT_REASON);
   run.setU32(L['internal.ndata'].offset, 2);

@@ -76,8 +76,8 @@ describe('host SEAMCALL wrappers', () => {
       expect(seamcall(lp, 21 | (1 << 16), args)).toBe(MODULE_STATUS);
       const got = seen[0]!.regs;
       expect(got.rax).toBe(21n | (1n << 16n));
-      for (const i of SHORT6) expect(got[NAMES[i]]).toBe(input(i));
-      for (const i of [R12, R13, R14, R15, RBX, RDI, RSI]) expect(`${NAMES[i]}=${got[NAMES[i]]}`).toBe(`${NAMES[i]}=0`);
+      for (const i of SHORT6) expect(got[NAMES[i]!]).toBe(input(i));
+      for (const i of [R12, R13, R14, R15, RBX, RDI, RSI]) expect(`${NAMES[i]}=${got[NAMES[i]!]}`).toBe(`${NAMES[i]}=0`);
       expect(seen[0]!.file).not.toBe(args);
     });
 
@@ -95,8 +95,8 @@ describe('host SEAMCALL wrappers', () => {
       const { lp, seen } = recordingCpu();
       seamcallRet(lp, 2, filledArgs());
       const got = seen[0]!.regs;
-      for (const i of SHORT6) expect(got[NAMES[i]]).toBe(input(i));
-      for (const i of [R12, R13, R14, R15, RBX, RDI, RSI]) expect(got[NAMES[i]]).toBe(0n);
+      for (const i of SHORT6) expect(got[NAMES[i]!]).toBe(input(i));
+      for (const i of [R12, R13, R14, R15, RBX, RDI, RSI]) expect(got[NAMES[i]!]).toBe(0n);
     });
 
     it('should write RCX, RDX, R8..R11 back into `args` and leave the other registers alone', () => {
@@ -115,7 +115,7 @@ describe('host SEAMCALL wrappers', () => {
       seamcallSavedRet(lp, 0, args);
       expect(seen[0]!.file).toBe(args);
       expect(seen[0]!.regs.rax).toBe(0n);
-      for (const i of ARGS13) expect(seen[0]!.regs[NAMES[i]]).toBe(input(i));
+      for (const i of ARGS13) expect(seen[0]!.regs[NAMES[i]!]).toBe(input(i));
     });
 
     it('should leave the status in args RAX and all 13 outputs in `args`', () => {

@@ -250,13 +250,13 @@ describe('TDH.VP.ENTER', () => {
 
       it('should copy back only the bitmap-selected GPRs from the argument block', () => {
         const { after } = resume();
-        for (const i of [RBX, R8, R10, R11, R12]) expect(after[GPR_NAMES[i]]).toBe(hostReply(i));
+        for (const i of [RBX, R8, R10, R11, R12]) expect(after[GPR_NAMES[i]!]).toBe(hostReply(i));
       });
 
       it('should keep the guest\'s own value in every unselected GPR', () => {
         const { after } = resume();
         for (const i of [RDX, RSP, RBP, RSI, RDI, R9, R13, R14, R15]) {
-          expect(`${GPR_NAMES[i]}=${hex(after[GPR_NAMES[i]])}`).toBe(`${GPR_NAMES[i]}=${hex(guestValue(i))}`);
+          expect(`${GPR_NAMES[i]}=${hex(after[GPR_NAMES[i]!])}`).toBe(`${GPR_NAMES[i]}=${hex(guestValue(i))}`);
         }
       });
 
@@ -303,7 +303,7 @@ describe('TDH.VP.ENTER', () => {
         for (let i = 0; i < 16; i++) t.args.set(i, hostReply(i));
         t.enter();
         expect(steps).toBe(2);
-        for (let i = 2; i < 16; i++) expect(regsOnRetry![GPR_NAMES[i]]).toBe(guestValue(i));
+        for (let i = 2; i < 16; i++) expect(regsOnRetry![GPR_NAMES[i]!]).toBe(guestValue(i));
       });
     });
   });
