@@ -86,15 +86,21 @@ describe(handleExit, () => {
   });
 
   describe('having an exit owned by a plugin without a userspace half', () => {
-    it('should return HANDLED and leave kvm_run untouched (the preset ret is the answer)', () => {
+    it('should return HANDLED and leave kvm_run untouched when the VMM has no handler (the preset ret is the answer)', () => {
       const { ctx } = setup([info]);
       tdxExit(ctx.run, 0x10000n);
       ctx.run.setU64(48, 0n);
       const before = ctx.run.bytes.slice();
-      const vmm = vi.fn<ExitHandler>(() => VcpuEmulation.STOPPED);
-      expect(handleExit(ctx.registry, 40, ctx, { 40: vmm })).toBe(VcpuEmulation.HANDLED);
-      expect(vmm).not.toHaveBeenCalled();
+      expect(handleExit(ctx.registry, 40, ctx, {})).toBe(VcpuEmulation.HANDLED);
       expect(ctx.run.bytes).toEqual(before);
+    });
+
+    it("should hand the exit to the VMM's handler for its reason (e.g. KVM_EXIT_IO from kvm's IO leaf)", () => {
+      const { ctx } = setup([info]);
+      tdxExit(ctx.run, 0x10000n);
+      const vmm = vi.fn<ExitHandler>(() => VcpuEmulation.INTERRUPTED);
+      expect(handleExit(ctx.registry, 40, ctx, { 40: vmm })).toBe(VcpuEmulation.INTERRUPTED);
+      expect(vmm).toHaveBeenCalledWith(ctx);
     });
   });
 

@@ -101,6 +101,8 @@ function tdvmcallExit(vcpu: TdVcpu, host: RegisterFile, g: RegisterFile): boolea
       hu[i * 2] = gu[i * 2]!;
       hu[i * 2 + 1] = gu[i * 2 + 1]!;
     } else {
+      hu[i * 2] = 0;
+      hu[i * 2 + 1] = 0;
     }
   }
   hu[RAX * 2] = EXIT_REASON_TDCALL;
