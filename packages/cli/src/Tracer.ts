@@ -1,4 +1,4 @@
-import type { ExitBuffer, LeafContext, LeafHooks, LeafPlugin, VmmEvent } from '@seamkit/core';
+import type { ExitBuffer, LeafContext, LeafHooks, LeafNamespace, LeafPlugin, VmmEvent } from '@seamkit/core';
 import { R10, R11 } from '@seamkit/seam-cpu';
 import { exitName, hex, leafName, statusName } from './names.js';
 
@@ -63,8 +63,8 @@ export class Tracer implements LeafHooks {
   }
 
   /** {@inheritDoc @seamkit/core!LeafHooks.onDispatch} */
-  onDispatch(ctx: LeafContext, namespace: 'ghci' | 'hypercall', leaf: number, plugin: LeafPlugin | undefined, exitReason: number): void {
-    const name = namespace === 'ghci' ? leafName(leaf) : `hypercall ${hex(leaf)}`;
+  onDispatch(ctx: LeafContext, namespace: LeafNamespace, leaf: number, plugin: LeafPlugin | undefined, exitReason: number): void {
+    const name = namespace === 'ghci' ? leafName(leaf) : `${namespace === 'vendor' ? 'vendor leaf' : 'hypercall'} ${hex(leaf)}`;
     if (exitReason === 0) {
       const r10 = ctx.regs.get(R10);
       this.#add({

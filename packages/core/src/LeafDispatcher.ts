@@ -2,7 +2,7 @@ import { R10, R11, TDVMCALL_STATUS_ERROR_HI, TDVMCALL_STATUS_INVALID_OPERAND_LO,
 import { KVM_RUN_EXIT_REASON, KVM_RUN_EXIT_UNION } from './abi/kvmRun.js';
 import type { LeafContext } from './LeafContext.js';
 import type { LeafHooks } from './LeafHooks.js';
-import { LEAF_EXIT } from './LeafPlugin.js';
+import { LEAF_EXIT, type LeafNamespace } from './LeafPlugin.js';
 import type { CompiledLeaf, LeafRegistry } from './LeafRegistry.js';
 import type { EventSink } from './VmmEvent.js';
 
@@ -66,7 +66,8 @@ export class LeafDispatcher {
   }
 
   /**
-   * A TDVMCALL with R10 != 0: the KVM hypercall path. Unknown numbers get -KVM_ENOSYS in R10.
+   * A TDVMCALL with R10 != 0: the KVM hypercall path, where vendor leaves live too. Unknown
+   * numbers get -KVM_ENOSYS in R10, as KVM answers them.
    * @returns 0 to resume the guest, or the KVM_EXIT_* reason to return to userspace
    */
   dispatchHypercall(): number {
@@ -78,7 +79,7 @@ export class LeafDispatcher {
       this.hooks?.onDispatch?.(this.ctx, 'hypercall', nr, undefined, 0);
       return 0;
     }
-    return this.#run(c, 'hypercall', nr);
+    return this.#run(c, c.plugin.meta.namespace, nr);
   }
 
   /** Runs the outstanding plugin's completion (at the start of the next run). */
@@ -103,7 +104,7 @@ export class LeafDispatcher {
     this.#pending = undefined;
   }
 
-  #run(c: CompiledLeaf, ns: 'ghci' | 'hypercall', leaf: number): number {
+  #run(c: CompiledLeaf, ns: LeafNamespace, leaf: number): number {
     let verdict: number;
     try {
       verdict = c.plugin.kernel(this.ctx);

@@ -8,10 +8,26 @@ export const LEAF_EXIT = 1;
 
 /**
  * Where a leaf lives:
- * - `ghci`: a standard TDVMCALL, R10 = 0, leaf number in R11 (GetQuote, MapGPA, ...);
- * - `hypercall`: R10 != 0 is a KVM hypercall; the leaf is the hypercall number in R10.
+ * - `ghci`: a standard TDVMCALL, R10 = 0, leaf number in R11 (GetQuote, MapGPA, ...), any
+ *   32-bit value;
+ * - `hypercall`: R10 != 0 is a KVM hypercall (Linux `tdx_emulate_vmcall`); the leaf is the
+ *   hypercall number in R10, {@link HYPERCALL_LEAF_MIN}..{@link HYPERCALL_LEAF_MAX}, arguments in
+ *   R11..R14, the result in R10;
+ * - `vendor`: a vendor-specific TDVMCALL (GHCI: R10 != 0 selects a vendor-specific call). seamkit
+ *   reserves R10 values {@link VENDOR_LEAF_MIN}..{@link VENDOR_LEAF_MAX} for them, so they never
+ *   collide with KVM hypercall numbers; registers as the plugin defines them. Like any R10 != 0
+ *   value KVM does not know, an unregistered one gets -KVM_ENOSYS in R10.
  */
-export type LeafNamespace = 'ghci' | 'hypercall';
+export type LeafNamespace = 'ghci' | 'hypercall' | 'vendor';
+
+/** Smallest KVM hypercall number a `hypercall` leaf may use. */
+export const HYPERCALL_LEAF_MIN = 1;
+/** Largest KVM hypercall number a `hypercall` leaf may use. */
+export const HYPERCALL_LEAF_MAX = 0xffff;
+/** Smallest R10 value of a `vendor` leaf. */
+export const VENDOR_LEAF_MIN = 0x1_0000;
+/** Largest R10 value of a `vendor` leaf. */
+export const VENDOR_LEAF_MAX = 0xffff_ffff;
 
 /** One member of an exit struct: absolute offset into kvm_run and size in bytes. */
 export interface ExitField {
@@ -41,7 +57,7 @@ export interface LeafMeta {
   readonly name: string;
   /** Leaf namespace. */
   readonly namespace: LeafNamespace;
-  /** Leaf number (R11 for `ghci`, R10 for `hypercall`). */
+  /** Leaf number (R11 for `ghci`, R10 for `hypercall` and `vendor`). */
   readonly leaf: number;
   /** The exit this leaf can cause; absent for leaves answered only in the kernel model. */
   readonly exit?: LeafExit;

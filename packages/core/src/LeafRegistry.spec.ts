@@ -65,6 +65,15 @@ describe(LeafRegistry, () => {
         expect(r.exitOwner(0x1234, 0)?.plugin).toBe(p);
       });
 
+      it('should route a vendor leaf (R10 in the vendor range) next to the KVM hypercalls', () => {
+        const r = new LeafRegistry(SHAPES);
+        const v = plugin({ name: 'acme.attest', namespace: 'vendor', leaf: 0x4143_0001, exit: { reason: 0x1000, layout: { ret: { offset: 32, size: 8 } } } });
+        r.register(v);
+        expect(r.hypercall(0x4143_0001)?.plugin).toBe(v);
+        expect(r.ghci(0x4143_0001)).toBeUndefined();
+        expect(r.exitOwner(0x1000, 0)?.plugin).toBe(v);
+      });
+
       it('should keep ghci and hypercall leaves in separate namespaces', () => {
         const r = new LeafRegistry(SHAPES);
         const a = plugin({ name: 'a', namespace: 'ghci', leaf: 12 });
@@ -84,7 +93,9 @@ describe(LeafRegistry, () => {
         ['an empty name', { meta: { name: '', namespace: 'ghci', leaf: 1 }, kernel: () => 0 }, 'meta.name'],
         ['a name with spaces', { meta: { name: 'my leaf', namespace: 'ghci', leaf: 1 }, kernel: () => 0 }, 'my leaf'],
         ['no namespace', { meta: { name: 'nons', leaf: 1 }, kernel: () => 0 }, 'nons'],
-        ['an unknown namespace', { meta: { name: 'badns', namespace: 'vendor', leaf: 1 }, kernel: () => 0 }, 'badns'],
+        ['an unknown namespace', { meta: { name: 'badns', namespace: 'acme', leaf: 1 }, kernel: () => 0 }, 'badns'],
+        ['a vendor leaf below the vendor range (it would be a KVM hypercall number)', { meta: { name: 'vlow', namespace: 'vendor', leaf: 12 }, kernel: () => 0 }, 'vlow'],
+        ['a hypercall number above 0xFFFF (that is the vendor range)', { meta: { name: 'hchigh', namespace: 'hypercall', leaf: 0x10000 }, kernel: () => 0 }, 'hchigh'],
         ['no kernel half', { meta: { name: 'nokernel', namespace: 'ghci', leaf: 1 } }, 'nokernel'],
         ['a kernel half that is not a function', { meta: { name: 'kobj', namespace: 'ghci', leaf: 1 }, kernel: 1 }, 'kobj'],
         ['a negative leaf', { meta: { name: 'neg', namespace: 'ghci', leaf: -1 }, kernel: () => 0 }, 'neg'],

@@ -1,7 +1,7 @@
 import { KVM_RUN_EXIT_UNION, KVM_RUN_EXIT_UNION_SIZE } from './abi/kvmRun.js';
 import { coreError } from './errors.js';
 import type { ExitShape } from './ExitShape.js';
-import type { LeafPlugin } from './LeafPlugin.js';
+import { HYPERCALL_LEAF_MAX, HYPERCALL_LEAF_MIN, VENDOR_LEAF_MAX, VENDOR_LEAF_MIN, type LeafPlugin } from './LeafPlugin.js';
 
 /** A registered plugin with its exit header resolved at registration (nothing is looked up per exit). */
 export interface CompiledLeaf {
@@ -127,7 +127,7 @@ export class LeafRegistry {
     return this.#ghci.get(leaf);
   }
 
-  /** The plugin for KVM hypercall `nr` (R10 != 0), if registered. */
+  /** The plugin for R10 = `nr` != 0 (a KVM hypercall or a vendor leaf), if registered. */
   hypercall(nr: number): CompiledLeaf | undefined {
     return this.#hypercall.get(nr);
   }
@@ -160,9 +160,16 @@ export class LeafRegistry {
     const meta = plugin.meta;
     if (typeof meta !== 'object' || meta === null) throw invalid('meta is missing');
     if (typeof meta.name !== 'string' || !NAME_RE.test(meta.name)) throw invalid('meta.name must be a non-empty name of letters, digits, ".", "_" or "-"');
-    if (meta.namespace !== 'ghci' && meta.namespace !== 'hypercall') throw invalid(`meta.namespace must be "ghci" or "hypercall", not ${String(meta.namespace)}`);
+    if (meta.namespace !== 'ghci' && meta.namespace !== 'hypercall' && meta.namespace !== 'vendor') {
+      throw invalid(`meta.namespace must be "ghci", "hypercall" or "vendor", not ${String(meta.namespace)}`);
+    }
     if (!Number.isInteger(meta.leaf) || meta.leaf < 0 || meta.leaf > 0xffff_ffff) throw invalid('meta.leaf must be an integer in 0..0xFFFFFFFF');
-    if (meta.namespace === 'hypercall' && meta.leaf === 0) throw invalid('a hypercall leaf must be non-zero (R10 = 0 is a standard TDVMCALL)');
+    if (meta.namespace === 'hypercall' && (meta.leaf < HYPERCALL_LEAF_MIN || meta.leaf > HYPERCALL_LEAF_MAX)) {
+      throw invalid(`a hypercall leaf is a KVM hypercall number in ${HYPERCALL_LEAF_MIN}..0x${HYPERCALL_LEAF_MAX.toString(16)} (R10 = 0 is a standard TDVMCALL)`);
+    }
+    if (meta.namespace === 'vendor' && (meta.leaf < VENDOR_LEAF_MIN || meta.leaf > VENDOR_LEAF_MAX)) {
+      throw invalid(`a vendor leaf is an R10 value in 0x${VENDOR_LEAF_MIN.toString(16)}..0x${VENDOR_LEAF_MAX.toString(16)}`);
+    }
     if (typeof plugin.kernel !== 'function') throw invalid('kernel half (kernel(ctx)) is missing');
     if (meta.dependencies !== undefined && !Array.isArray(meta.dependencies)) throw invalid('meta.dependencies must be an array of plugin names');
     const exit = meta.exit;

@@ -175,6 +175,35 @@ describe(createVmm, () => {
       expect(coded(() => createVmm({ modules: [hypervisorModule(), needy] })).code).toBe('SEAMKIT_ERR_PLUGIN_DEPENDENCY');
       expect(createVmm({ modules: [hypervisorModule(), needy, quoteModule] }).registry.plugins()).toHaveLength(2);
     });
+
+    it('should refuse to leave out a plugin no module binds (SEAMKIT_ERR_PLUGIN_UNKNOWN), naming what is bound', () => {
+      const e = coded(() => createVmm({ modules: [hypervisorModule(), quoteModule], without: ['tdx.get-qoute'] }));
+      expect(e.code).toBe('SEAMKIT_ERR_PLUGIN_UNKNOWN');
+      expect(e.message).toContain('tdx.get-qoute');
+      expect(e.message).toContain('tdx.get-quote');
+    });
+
+    it('should give two VMMs in one process different plugin sets over one shared hypervisor', () => {
+      const parent = new Container();
+      const h = new FakeHypervisor();
+      parent.bind(HYPERVISOR).toConstantValue(h);
+      parent.bind(EXIT_SHAPES).toConstantValue([TDX_SHAPE]);
+      const withQuote = createVmm({ modules: [quoteModule], parent });
+      const bare = createVmm({ modules: [], parent });
+      h.nextLeaf = 0x10002n;
+      const a = withQuote.createTd({ guest });
+      const b = bare.createTd({ guest });
+      expect(h.calls.map((c) => c.registry)).toEqual([withQuote.registry, bare.registry]);
+      const reasonsA: number[] = [];
+      a.runners[0]!.onUserExit = (_i, r) => reasonsA.push(r);
+      a.runners[0]!.run();
+      expect(reasonsA).toEqual([40, 8]); // GetQuote exits to userspace in the VMM that registered it
+      const reasonsB: number[] = [];
+      b.runners[0]!.onUserExit = (_i, r) => reasonsB.push(r);
+      b.runners[0]!.run();
+      expect(reasonsB).toEqual([8]); // ...and is answered in the kernel (no exit) in the other
+      expect(b.vcpus[0]!.dispatcher.ctx.regs.get(10)).toBe(0x8000000000000003n);
+    });
   });
 });
 

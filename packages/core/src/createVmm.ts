@@ -20,6 +20,7 @@ export interface CreateVmmOptions {
  * {@link LEAF_PLUGIN}, registers them (all checks apply), freezes the registry and returns the
  * VMM. Everything is resolved here, so running a vCPU makes no container lookups.
  * @throws SEAMKIT_ERR_VMM_NO_HYPERVISOR when no module binds {@link HYPERVISOR}
+ * @throws SEAMKIT_ERR_PLUGIN_UNKNOWN when `without` names a plugin no module binds
  * @throws any registry error (duplicate leaf, invalid plugin, missing dependency, ...)
  */
 export function createVmm(options: CreateVmmOptions): Vmm {
@@ -27,8 +28,13 @@ export function createVmm(options: CreateVmmOptions): Vmm {
   container.load(...options.modules);
   if (!container.isBound(HYPERVISOR)) throw coreError('SEAMKIT_ERR_VMM_NO_HYPERVISOR');
   const shapes = container.isBound(EXIT_SHAPES) ? container.get(EXIT_SHAPES) : [];
+  const bound = container.isBound(LEAF_PLUGIN) ? container.getAll(LEAF_PLUGIN) : [];
+  const names = new Set(bound.map((p) => p.meta?.name));
+  for (const name of options.without ?? []) {
+    if (!names.has(name)) throw coreError('SEAMKIT_ERR_PLUGIN_UNKNOWN', [name, [...names].join(', ') || 'none']);
+  }
   const without = new Set(options.without ?? []);
-  const plugins = container.isBound(LEAF_PLUGIN) ? container.getAll(LEAF_PLUGIN).filter((p) => !without.has(p.meta?.name)) : [];
+  const plugins = bound.filter((p) => !without.has(p.meta?.name));
   const registry = new LeafRegistry(shapes);
   registry.registerAll(plugins);
   registry.freeze();

@@ -26,6 +26,8 @@ export const CORE_ERRORS = {
   SEAMKIT_ERR_VMM_NO_HYPERVISOR: 'no hypervisor is bound: load a hypervisor module (e.g. kvmModule from @seamkit/kvm)',
   /** `VcpuRunner.run` while the runner is running or finished. */
   SEAMKIT_ERR_VMM_STATE: 'cannot %s: the vCPU runner is %s',
+  /** `createVmm({ without })` names a plugin that no module binds. */
+  SEAMKIT_ERR_PLUGIN_UNKNOWN: 'cannot leave out plugin %s: no module binds a plugin of that name (bound: %s)',
   /** `TestMemory` (core/testing): an access outside the test memory. */
   SEAMKIT_ERR_TESTBED_MEMORY: 'test bed: GPA %s (%s bytes) is outside the test memory',
   /** `LeafTestBed` (core/testing): an unknown register name or exit field. */

@@ -18,7 +18,7 @@ export type { Hypervisor, HypervisorTd, HypervisorVcpu, TdConfig } from './Hyper
 export type { LeafContext } from './LeafContext.js';
 export { LeafDispatcher } from './LeafDispatcher.js';
 export type { LeafHooks } from './LeafHooks.js';
-export { LEAF_EXIT, LEAF_RESUME } from './LeafPlugin.js';
+export { HYPERCALL_LEAF_MAX, HYPERCALL_LEAF_MIN, LEAF_EXIT, LEAF_RESUME, VENDOR_LEAF_MAX, VENDOR_LEAF_MIN } from './LeafPlugin.js';
 export type { ExitField, LeafExit, LeafMeta, LeafNamespace, LeafPlugin } from './LeafPlugin.js';
 export { LeafRegistry } from './LeafRegistry.js';
 export type { CompiledLeaf } from './LeafRegistry.js';
