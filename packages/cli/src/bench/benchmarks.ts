@@ -1,4 +1,4 @@
-import { createVmm, type Vmm } from '@seamkit/core';
+import { createVmm, type LeafHooks, type Vmm } from '@seamkit/core';
 import { kvmModule, KVM_EXIT_TDX, KVM_RUN_LAYOUT } from '@seamkit/kvm';
 import { quoteModule } from '@seamkit/plugin-quote';
 import {
@@ -70,10 +70,23 @@ function quoteGuest(): GuestProgram {
   });
 }
 
-async function kernelPath(vmm: Vmm, name: string, description: string, ops: number, guest: (n: number) => GuestProgram): Promise<BenchResult> {
-  const warm = vmm.createTd({ guest: guest(Math.min(ops, 200_000)) });
+/** A tracing hook that counts what it sees (what a metrics hook would do). */
+function countingHooks(): LeafHooks & { dispatched: number } {
+  const h = {
+    dispatched: 0,
+    onDispatch(): void {
+      h.dispatched++;
+    },
+  };
+  return h;
+}
+
+async function kernelPath(
+  vmm: Vmm, name: string, description: string, ops: number, guest: (n: number) => GuestProgram, hooks?: LeafHooks,
+): Promise<BenchResult> {
+  const warm = vmm.createTd({ guest: guest(Math.min(ops, 200_000)), ...(hooks ? { hooks } : {}) });
   warm.vcpus[0]!.run();
-  const td = vmm.createTd({ guest: guest(ops) });
+  const td = vmm.createTd({ guest: guest(ops), ...(hooks ? { hooks } : {}) });
   const v = td.vcpus[0]!;
   return measure(name, description, ops, () => {
     v.run();
@@ -128,6 +141,8 @@ export async function runBenchmarks(options: BenchOptions = {}): Promise<BenchLi
   emit(withFloor(await kernelPath(vmm, 'tdvmcall.kernel', 'GetTdVmCallInfo(0) answered in the kernel model, guest re-entered (step-form guest)', ops, kernelGuest), floor));
   start('tdvmcall.userspace');
   emit(withFloor(await userspacePath(vmm, ops), floorUser));
+  start('tdvmcall.kernel.hooked');
+  emit(withFloor(await kernelPath(vmm, 'tdvmcall.kernel.hooked', 'tdvmcall.kernel with a counting onDispatch hook installed (cost of observability)', ops, kernelGuest, countingHooks()), floor));
   const ergoOps = Math.max(1, Math.floor(ops / 4));
   start('tdvmcall.kernel.ergonomic');
   emit(withFloor(await kernelPath(vmm, 'tdvmcall.kernel.ergonomic', 'the same kernel leaf from a generator (ergonomic) guest', ergoOps, kernelGuestErgonomic), floor));

@@ -1,6 +1,7 @@
 import {
-  EXIT_REASON_EPT_VIOLATION, EXIT_REASON_TDCALL, R10, R11, R8, R9, RAX, RBP, RCX, RDX, RIP,
-  TDVMCALL_FORBIDDEN_REGS_MASK, TDVMCALL_RBP_BIT, type LogicalProcessor, type RegisterFile,
+  EXIT_REASON_EPT_VIOLATION, EXIT_REASON_TDCALL, EXIT_REASON_TRIPLE_FAULT, R10, R11, R8, R9, RAX, RBP, RCX, RDX, RIP,
+  TDVMCALL_FORBIDDEN_REGS_MASK, TDVMCALL_RBP_BIT, type GuestCode, type GuestCpu, type GuestProgram,
+  type LogicalProcessor, type RegisterFile,
 } from '@seamkit/seam-cpu';
 import { LEAF_VERSION_SHIFT, TDG_VP_VMCALL } from '../abi/leaves.js';
 import {
@@ -48,7 +49,7 @@ export function tdhVpEnter(m: TdxModule, lp: LogicalProcessor): void {
   if (vcpu.lastExit === LAST_EXIT_TDVMCALL) resumeAfterTdvmcall(vcpu, r, g);
   vcpu.state = VCPU_ACTIVE;
   const guest = vcpu.guest!;
-  if (vcpu.code === undefined && td.program !== undefined) vcpu.code = td.program(guest);
+  if (vcpu.code === undefined && td.program !== undefined) vcpu.code = instantiate(td.program, guest, lp);
   const code = vcpu.code;
   for (;;) {
     const reason = code === undefined ? 2 : lp.tdEnter(guest, code);
@@ -62,7 +63,8 @@ export function tdhVpEnter(m: TdxModule, lp: LogicalProcessor): void {
     const leaf = gu[0]! & 0xffff;
     if ((gu[0]! >>> 24) !== 0 || gu[1] !== 0) {
       g.setHalves(RAX, 0, OPERAND_INVALID_HI);
-    } else if (leaf === TDG_VP_VMCALL) {
+    } else if (gu[0] === TDG_VP_VMCALL) {
+      // Leaf 0, version 0: TDG.VP.VMCALL has no other versions (those go to tdcallInModule and fail).
       if (tdvmcallExit(vcpu, r, g)) break;
     } else {
       tdcallInModule(m, vcpu, leaf, (gu[0]! >>> LEAF_VERSION_SHIFT) & 0xff);
@@ -70,6 +72,20 @@ export function tdhVpEnter(m: TdxModule, lp: LogicalProcessor): void {
     advanceRip(g);
   }
   vcpu.state = VCPU_READY;
+}
+
+/**
+ * Instantiates the guest program at the vCPU's first entry. Creating it runs guest code, so an
+ * error there is a guest failure, not a module one: the vCPU triple faults (now and on every later
+ * entry) and the error is kept in `lp.lastGuestError`, as for an error thrown by a step.
+ */
+function instantiate(program: GuestProgram, guest: GuestCpu, lp: LogicalProcessor): GuestCode {
+  try {
+    return program(guest);
+  } catch (err) {
+    lp.lastGuestError = err;
+    return { step: () => EXIT_REASON_TRIPLE_FAULT };
+  }
 }
 
 /** Advances guest RIP past the TDCALL. */
@@ -94,9 +110,10 @@ function tdvmcallExit(vcpu: TdVcpu, host: RegisterFile, g: RegisterFile): boolea
     return false;
   }
   const gprs = bitmap & 0xffff;
+  const noRbpMod = vcpu.td.noRbpMod;
   // RDX (2) .. R15 (15); RSP (4) is never exposed, RBP (5) only without NO_RBP_MOD.
   for (let i = 2; i < 16; i++) {
-    if (i === 4 || (i === RBP && vcpu.td.noRbpMod)) continue;
+    if (i === 4 || (i === RBP && noRbpMod)) continue;
     if ((gprs >>> i) & 1) {
       hu[i * 2] = gu[i * 2]!;
       hu[i * 2 + 1] = gu[i * 2 + 1]!;
