@@ -1,5 +1,5 @@
 import { LeafDispatcher } from '@seamkit/core';
-import { PAGE_SIZE, RegisterFile, type LogicalProcessor } from '@seamkit/seam-cpu';
+import { PAGE_SIZE, RAX, RegisterFile, type LogicalProcessor } from '@seamkit/seam-cpu';
 import { TDVPS_PAGES, TDX_SUCCESS } from '@seamkit/tdx-module';
 import { decodeTdExit } from './decodeTdExit.js';
 import { kvmError } from './errors.js';
@@ -171,6 +171,8 @@ export class Vcpu {
     const cpu = lp.index;
     for (;;) {
       host.tdhVpEnter(lp, tdvpr, args);
+      const hooks = d.hooks;
+      if (hooks !== undefined && hooks.onTdExit !== undefined) hooks.onTdExit(d.ctx, args.lo(RAX), args.hi(RAX));
       const reason = decodeTdExit(args, run, d, cpu);
       if (reason !== 0) return reason;
     }
