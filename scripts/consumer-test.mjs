@@ -22,7 +22,7 @@ try {
   const tarballs = readdirSync(packs).filter((f) => f.endsWith('.tgz'));
   for (const t of tarballs) {
     const files = run('tar', ['tzf', join(packs, t)], root).trim().split('\n');
-    const bad = files.filter((f) => !/^package\/(dist\/|bin\/|README\.md$|LICENSE$|package\.json$)/.test(f) || /\.spec\./.test(f));
+    const bad = files.filter((f) => !/^package\/(dist\/|bin\/|README\.md$|LICENSE$|CHANGELOG\.md$|package\.json$)/.test(f) || /\.spec\./.test(f));
     if (bad.length) throw new Error(`${t} contains files users do not need: ${bad.join(', ')}`);
   }
   const deps = Object.fromEntries(tarballs.map((t) => {
