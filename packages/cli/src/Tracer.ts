@@ -4,8 +4,17 @@ import { exitName, hex, leafName, statusName } from './names.js';
 
 /** One line of a trace. */
 export interface TraceRecord {
-  /** What happened: a TDVMCALL answered in the kernel model, a userspace exit, the completion of one, or a VMM event. */
-  readonly kind: 'kernel' | 'exit' | 'complete' | 'event';
+  /**
+   * What happened: a TD exit (only with `tdExits`), a TDVMCALL answered in the kernel model, a
+   * userspace exit, the completion of one, or a VMM event.
+   */
+  readonly kind: 'td-exit' | 'kernel' | 'exit' | 'complete' | 'event';
+  /** Milliseconds since the tracer started (only with `timing`). */
+  readonly t?: number;
+  /** For `kernel` and `complete`: microseconds from the TD exit to the answer being ready (only with `timing`). */
+  readonly latencyUs?: number;
+  /** For `td-exit`: the TDH.VP.ENTER status, hex. */
+  readonly status?: string;
   /** vCPU index. */
   readonly vcpu: number;
   /** TDVMCALL leaf (R11, or the hypercall number), if any. */
@@ -51,15 +60,42 @@ export class Tracer implements LeafHooks {
   /** Every record so far. */
   readonly records: TraceRecord[] = [];
   readonly #sink: (r: TraceRecord) => void;
+  readonly #timing: boolean;
+  readonly #tdExits: boolean;
+  readonly #t0 = performance.now();
+  readonly #exitAt = new Map<number, number>();
 
-  /** @param sink - receives each record (e.g. prints it) */
-  constructor(sink: (r: TraceRecord) => void = () => undefined) {
+  /**
+   * @param sink - receives each record (e.g. prints it)
+   * @param options - `timing`: timestamps and latencies; `tdExits`: a record for every TD exit
+   */
+  constructor(sink: (r: TraceRecord) => void = () => undefined, options: { readonly timing?: boolean; readonly tdExits?: boolean } = {}) {
     this.#sink = sink;
+    this.#timing = options.timing === true || options.tdExits === true;
+    this.#tdExits = options.tdExits === true;
   }
 
-  #add(r: TraceRecord): void {
-    this.records.push(r);
-    this.#sink(r);
+  #add(r: TraceRecord, vcpu = -1): void {
+    let rec = r;
+    if (this.#timing) {
+      const now = performance.now();
+      const at = this.#exitAt.get(vcpu);
+      rec = {
+        ...r, t: Math.round((now - this.#t0) * 1000) / 1000,
+        ...((r.kind === 'kernel' || r.kind === 'complete') && at !== undefined ? { latencyUs: Math.round((now - at) * 1000 * 10) / 10 } : {}),
+      };
+    }
+    this.records.push(rec);
+    this.#sink(rec);
+  }
+
+  /** {@inheritDoc @seamkit/core!LeafHooks.onTdExit} */
+  onTdExit(ctx: LeafContext, statusLo: number, statusHi: number): void {
+    if (!this.#timing) return;
+    this.#exitAt.set(ctx.vcpuIndex, performance.now());
+    if (this.#tdExits) {
+      this.#add({ kind: 'td-exit', vcpu: ctx.vcpuIndex, reason: statusLo & 0xffff, status: `0x${((BigInt(statusHi) << 32n) | BigInt(statusLo)).toString(16)}` }, ctx.vcpuIndex);
+    }
   }
 
   /** {@inheritDoc @seamkit/core!LeafHooks.onDispatch} */
@@ -70,13 +106,13 @@ export class Tracer implements LeafHooks {
       this.#add({
         kind: 'kernel', vcpu: ctx.vcpuIndex, leaf, leafName: name, plugin: plugin?.meta.name ?? '',
         guest: { r10: hex(r10), r10Name: statusName(r10), r11: hex(ctx.regs.get(R11)) },
-      });
+      }, ctx.vcpuIndex);
       return;
     }
     this.#add({
       kind: 'exit', vcpu: ctx.vcpuIndex, leaf, leafName: name, plugin: plugin?.meta.name ?? '', reason: exitReason,
       reasonName: exitName(exitReason), fields: plugin === undefined ? {} : decodeFields(ctx.run, plugin),
-    });
+    }, ctx.vcpuIndex);
   }
 
   /** {@inheritDoc @seamkit/core!LeafHooks.onComplete} */
@@ -85,7 +121,7 @@ export class Tracer implements LeafHooks {
     this.#add({
       kind: 'complete', vcpu: ctx.vcpuIndex, leaf: plugin.meta.leaf, leafName: leafName(plugin.meta.leaf), plugin: plugin.meta.name,
       guest: { r10: hex(r10), r10Name: statusName(r10), r11: hex(ctx.regs.get(R11)) },
-    });
+    }, ctx.vcpuIndex);
   }
 
   /** Records a VMM event (panic, plugin error). */
@@ -93,7 +129,8 @@ export class Tracer implements LeafHooks {
     const { type, ...rest } = e;
     const event: Record<string, unknown> = { type };
     for (const [k, v] of Object.entries(rest)) event[k] = v instanceof Error ? v.message : v;
-    this.#add({ kind: 'event', vcpu: 'vcpuIndex' in e ? e.vcpuIndex : -1, event });
+    const vcpu = 'vcpuIndex' in e ? e.vcpuIndex : -1;
+    this.#add({ kind: 'event', vcpu, event }, vcpu);
   }
 }
 
@@ -101,6 +138,8 @@ export class Tracer implements LeafHooks {
 export function formatRecord(r: TraceRecord): string {
   const p = `[vcpu${r.vcpu}]`;
   switch (r.kind) {
+    case 'td-exit':
+      return `${p} TD exit: TDH.VP.ENTER returned ${r.status} (VMX exit reason ${r.reason})`;
     case 'kernel':
       return `${p} TDVMCALL ${r.leafName} answered in the kernel model${r.plugin ? ` by ${r.plugin}` : ' (no plugin registered)'} -> guest R10=${r.guest!.r10} (${r.guest!.r10Name})`;
     case 'exit': {
@@ -110,8 +149,8 @@ export function formatRecord(r: TraceRecord): string {
     case 'complete':
       return `${p}   completion of ${r.leafName} -> guest R10=${r.guest!.r10} (${r.guest!.r10Name}) R11=${r.guest!.r11}`;
     case 'event':
-      return r.event?.['type'] === 'guest-panic'
-        ? `${p}   guest panic: ${String(r.event['log'])}`
-        : `${p}   ${String(r.event?.['type'])}: ${JSON.stringify(r.event)}`;
+      if (r.event?.['type'] === 'guest-panic') return `${p}   guest panic: ${String(r.event['log'])}`;
+      if (r.event?.['type'] === 'guest-crash') return `${p}   guest code threw: ${String(r.event['error'])} (the vCPU triple faulted)`;
+      return `${p}   ${String(r.event?.['type'])}: ${JSON.stringify(r.event)}`;
   }
 }

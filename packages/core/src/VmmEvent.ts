@@ -26,8 +26,21 @@ export interface PluginErrorEvent {
   readonly error: unknown;
 }
 
+/**
+ * Guest code threw (a bug in the simulated guest, not a guest-visible event): the vCPU triple
+ * faulted, which KVM reports as KVM_EXIT_SHUTDOWN. A simulator diagnostic with the error.
+ */
+export interface GuestCrashEvent {
+  /** Event kind. */
+  readonly type: 'guest-crash';
+  /** vCPU whose guest code threw. */
+  readonly vcpuIndex: number;
+  /** What the guest code threw. */
+  readonly error: unknown;
+}
+
 /** Events a VMM can observe ({@link EventSink}). */
-export type VmmEvent = GuestPanicEvent | PluginErrorEvent;
+export type VmmEvent = GuestPanicEvent | PluginErrorEvent | GuestCrashEvent;
 
 /** Receives {@link VmmEvent}s. */
 export type EventSink = (event: VmmEvent) => void;

@@ -29,4 +29,4 @@ export { VcpuRunner, VcpuRunState } from './VcpuRunner.js';
 export type { UserExitHook } from './VcpuRunner.js';
 export { Vmm } from './Vmm.js';
 export type { CreateTdOptions, VmmTd } from './Vmm.js';
-export type { EventSink, GuestPanicEvent, PluginErrorEvent, VmmEvent } from './VmmEvent.js';
+export type { EventSink, GuestCrashEvent, GuestPanicEvent, PluginErrorEvent, VmmEvent } from './VmmEvent.js';

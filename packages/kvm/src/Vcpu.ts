@@ -5,6 +5,7 @@ import { decodeTdExit } from './decodeTdExit.js';
 import { kvmError } from './errors.js';
 import { KvmRun } from './KvmRun.js';
 import { EFAULT, EINTR, EINVAL, EIO } from './uapi/errno.js';
+import { KVM_EXIT_SHUTDOWN } from './uapi/exits.js';
 import { KVM_TDX_MEASURE_MEMORY_REGION } from './uapi/tdx.js';
 import type { Vm } from './Vm.js';
 
@@ -174,6 +175,12 @@ export class Vcpu {
       const hooks = d.hooks;
       if (hooks !== undefined && hooks.onTdExit !== undefined) hooks.onTdExit(d.ctx, args.lo(RAX), args.hi(RAX));
       const reason = decodeTdExit(args, run, d, cpu);
+      if (reason === KVM_EXIT_SHUTDOWN && lp.lastGuestError !== undefined) {
+        // Simulator diagnostic: the triple fault came from guest code that threw.
+        const error = lp.lastGuestError;
+        lp.lastGuestError = undefined;
+        this.vm.emit({ type: 'guest-crash', vcpuIndex: this.index, error });
+      }
       if (reason !== 0) return reason;
     }
   }

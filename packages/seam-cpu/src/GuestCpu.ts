@@ -16,7 +16,10 @@ export class GuestCpu {
   readonly mem: GuestMemory;
   /** 0-based vCPU index within the TD. */
   readonly vcpuIndex: number;
-  /** Logical processor the vCPU currently runs on (set on entry). */
+  /**
+   * Logical processor the vCPU runs on while it is inside the TD (set on entry, cleared on exit).
+   * Guest code must not use it: it is the CPU's, and while the guest runs its `regs` are the host's.
+   */
   lp: LogicalProcessor | undefined;
   /** Free slot for guest code to keep per-vCPU state (never read by seamkit). */
   user: unknown;

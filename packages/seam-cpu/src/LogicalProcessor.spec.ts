@@ -66,6 +66,12 @@ describe('SeamCpu', () => {
     expect(new SeamCpu({ logicalProcessors: 6, packages: 3 }).lps.map((lp) => lp.packageId)).toEqual([0, 0, 1, 1, 2, 2]);
   });
 
+  it.each([[4, 3], [6, 4], [7, 3], [5, 5], [3, 2]])('should give every package an LP, in contiguous blocks (%i LPs, %i packages)', (n, packages) => {
+    const ids = new SeamCpu({ logicalProcessors: n, packages }).lps.map((lp) => lp.packageId);
+    expect(new Set(ids)).toEqual(new Set(Array.from({ length: packages }, (_, i) => i)));
+    expect([...ids].sort((a, b) => a - b)).toEqual(ids);
+  });
+
   it('should start every LP in VMX root operation', () => {
     for (const lp of new SeamCpu({ logicalProcessors: 3 }).lps) expect(lp.mode).toBe(CpuMode.VMX_ROOT);
   });
@@ -247,7 +253,7 @@ describe('LogicalProcessor', () => {
         expect(out.reason).toBe(EXIT_REASON_TDCALL);
         expect(modeInGuest).toBe(CpuMode.SEAM_NONROOT);
         expect(lpInGuest).toBe(out.lp);
-        expect(guest.lp).toBe(out.lp);
+        expect(guest.lp).toBeUndefined(); // cleared on exit: guest code outside the TD has no LP
         expect(out.modeAfter).toBe(CpuMode.SEAM_ROOT);
       });
 

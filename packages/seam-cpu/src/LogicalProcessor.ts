@@ -124,6 +124,7 @@ export class LogicalProcessor {
       }
     }
     this.mode = CpuMode.SEAM_ROOT;
+    vcpu.lp = undefined;
     return reason;
   }
 }

@@ -184,6 +184,25 @@ describe('PhysicalMemory', () => {
       expect(mem.keyIdOf(0x40_0000)).toBe(K);
     });
 
+    it('should show a TD key id garbage, not the plaintext, of a page written with key id 0', () => {
+      const mem = new PhysicalMemory();
+      const data = bytes(PAGE, 13);
+      mem.write(0x40_0000, data, 0);
+      const seen = read(mem, 0x40_0000, PAGE, K);
+      expect(seen).not.toEqual(data);
+      expect(contains(seen, data.subarray(0, 32))).toBe(false);
+      expect(read(mem, 0x40_0000, PAGE, 0)).toEqual(data);
+    });
+
+    it('should not let a host (key id 0) write plant chosen bytes in a TD page', () => {
+      const mem = new PhysicalMemory();
+      mem.write(0x40_0000, bytes(PAGE, 14), K);
+      const planted = Buffer.from('host-chosen bytes');
+      mem.write(0x40_0100, planted, 0);
+      const tdView = read(mem, 0x40_0000, PAGE, K);
+      expect(Buffer.from(tdView).includes(planted)).toBe(false);
+    });
+
     it('should let the host read and write its own (key id 0) pages in plaintext', () => {
       const mem = new PhysicalMemory();
       const data = bytes(100, 12);

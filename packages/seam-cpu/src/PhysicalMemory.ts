@@ -1,4 +1,4 @@
-import { createCipheriv, randomBytes } from 'node:crypto';
+import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import { PAGE_SIZE } from './abi/vmx.js';
 import { cpuError } from './errors.js';
 
@@ -16,7 +16,9 @@ interface Page {
  * Memory encryption (MKTME/TDX) is modelled with a real cipher: a page written with key id K
  * reads back as plaintext only with K. Read with any other key id, it returns the AES-128-XTS
  * encryption of the page under K's secret key (tweak = page address), which is what a host
- * mapping without the TD's key would see: ciphertext, never the plaintext.
+ * mapping without the TD's key would see: ciphertext, never the plaintext. Conversely a host page
+ * (key id 0) read through a TD key id comes back "decrypted" with that key: garbage, so the host
+ * cannot plant chosen bytes in a TD's view of memory either.
  *
  * Only touched pages take memory; declared size costs nothing.
  */
@@ -83,8 +85,8 @@ export class PhysicalMemory {
       page = { data: new Uint8Array(PAGE_SIZE), keyId };
       this.#pages.set(pfn, page);
     } else if (page.keyId !== keyId) {
-      // Writing with a new key: the old contents are only ciphertext to the new key.
-      page.data.set(this.#cipherText(pfn, page));
+      // Writing with a new key: the old contents are only garbage to the new key.
+      page.data.set(this.#foreignView(pfn, page, keyId));
       page.keyId = keyId;
     }
     return page.data;
@@ -104,7 +106,7 @@ export class PhysicalMemory {
     } else if (page.keyId === keyId) {
       dst.set(page.data.subarray(off, off + dst.length));
     } else {
-      dst.set(this.#cipherText(pfn, page).subarray(off, off + dst.length));
+      dst.set(this.#foreignView(pfn, page, keyId).subarray(off, off + dst.length));
     }
   }
 
@@ -128,17 +130,27 @@ export class PhysicalMemory {
     }
   }
 
-  #cipherText(pfn: number, page: Page): Uint8Array {
-    if (page.keyId === 0) return page.data;
-    let key = this.#keys.get(page.keyId);
+  /**
+   * What key id `keyId` sees of a page owned by another key id: the memory holds the owner's
+   * ciphertext (plaintext for key id 0), and the reader's key "decrypts" it. Never the owner's
+   * plaintext: a TD key reading a host page sees garbage too, as the host sees ciphertext of a
+   * TD page.
+   */
+  #foreignView(pfn: number, page: Page, keyId: number): Uint8Array {
+    return page.keyId === 0 ? this.#xts(pfn, keyId, page.data, false) : this.#xts(pfn, page.keyId, page.data, true);
+  }
+
+  /** AES-128-XTS of one page under the secret key of `keyId` (tweak = page address). */
+  #xts(pfn: number, keyId: number, data: Uint8Array, encrypt: boolean): Uint8Array {
+    let key = this.#keys.get(keyId);
     if (key === undefined) {
       key = randomBytes(32);
-      this.#keys.set(page.keyId, key);
+      this.#keys.set(keyId, key);
     }
     const tweak = Buffer.alloc(16);
     tweak.writeUIntLE(pfn * PAGE_SIZE, 0, 6);
-    const c = createCipheriv('aes-128-xts', key, tweak);
-    return new Uint8Array(Buffer.concat([c.update(page.data), c.final()]));
+    const c = encrypt ? createCipheriv('aes-128-xts', key, tweak) : createDecipheriv('aes-128-xts', key, tweak);
+    return new Uint8Array(Buffer.concat([c.update(data), c.final()]));
   }
 
   #checkAddr(hpa: number): void {

@@ -30,9 +30,13 @@ export class SeamCpu {
   constructor(options: SeamCpuOptions = {}) {
     const n = options.logicalProcessors ?? 2;
     this.packages = options.packages ?? 1;
-    const perPkg = Math.ceil(n / this.packages);
+    if (!Number.isInteger(n) || n < 1 || !Number.isInteger(this.packages) || this.packages < 1 || this.packages > n) {
+      throw cpuError('SEAMKIT_ERR_CPU_TOPOLOGY', [n, this.packages]);
+    }
     const find = (): SeamModule | undefined => this.#module;
-    this.lps = Array.from({ length: n }, (_, i) => new LogicalProcessor(i, Math.floor(i / perPkg), find));
+    // Contiguous, balanced blocks: every package gets at least one LP when packages <= LPs.
+    const packageOf = (i: number): number => Math.floor((i * this.packages) / n);
+    this.lps = Array.from({ length: n }, (_, i) => new LogicalProcessor(i, packageOf(i), find));
     this.memory = new PhysicalMemory(options.memoryBytes);
   }
 

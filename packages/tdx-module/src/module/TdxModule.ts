@@ -120,12 +120,13 @@ export class TdxModule implements SeamModule {
     const leaf = raxLo & 0xffff;
     const version = (raxLo >>> L.LEAF_VERSION_SHIFT) & 0xff;
     const handler = this.seamcallLeaves.get(leaf);
-    if (handler === undefined || r.hi(RAX) !== 0 || raxLo >>> 24 !== 0 || (version !== 0 && version > (MAX_VERSION.get(leaf) ?? 0))) {
-      fail(r, S.TDX_OPERAND_INVALID, S.TDX_OPERAND_ID_RAX);
-    } else if (this.sysState === SYS_SHUTDOWN && leaf !== L.TDH_SYS_LP_SHUTDOWN) {
+    // The module checks the platform state before it looks at the leaf.
+    if (this.sysState === SYS_SHUTDOWN && leaf !== L.TDH_SYS_LP_SHUTDOWN) {
       fail(r, S.TDX_SYS_SHUTDOWN);
     } else if (this.sysState !== SYS_READY && !PRE_READY_LEAVES.has(leaf)) {
       fail(r, S.TDX_SYS_NOT_READY);
+    } else if (handler === undefined || r.hi(RAX) !== 0 || raxLo >>> 24 !== 0 || (version !== 0 && version > (MAX_VERSION.get(leaf) ?? 0))) {
+      fail(r, S.TDX_OPERAND_INVALID, S.TDX_OPERAND_ID_RAX);
     } else if (!this.lpInitDone[lp.index] && !NO_LP_INIT_LEAVES.has(leaf)) {
       fail(r, S.TDX_SYS_LP_INIT_NOT_DONE);
     } else {

@@ -49,7 +49,8 @@ export function tdhMemSeptAdd(m: TdxModule, lp: LogicalProcessor): void {
   const td = tdForMemory(m, lp, [OP_STATE_INITIALIZED, OP_STATE_RUNNABLE]);
   if (td === undefined) return;
   const sept = td.sept!;
-  if (info.level < 1 || info.level >= sept.levels || info.gpa >= 2 ** td.gpaw) {
+  // The secure EPT maps the private half of the GPA space: no shared bit.
+  if (info.level < 1 || info.level >= sept.levels || info.gpa >= 2 ** (td.gpaw - 1)) {
     return fail(r, S.TDX_OPERAND_INVALID, S.TDX_OPERAND_ID_RCX);
   }
   const page = r.getNumber(R8);

@@ -146,6 +146,13 @@ describe('TDX module platform state machine', () => {
     });
   });
 
+  describe('having packages of unequal size', () => {
+    it('should become ready once TDH.SYS.KEY.CONFIG ran on one LP of each package (4 LPs on 3 packages)', () => {
+      const p = bootPlatform({ logicalProcessors: 4, packages: 3 });
+      expect(hex(tryCreateTd(p))).toBe(hex(REF.TDX_SUCCESS));
+    });
+  });
+
   describe('before SYS_READY', () => {
     it('should refuse TD leaves with TDX_SYS_NOT_READY at every stage of the bring-up', () => {
       const p = installPlatform();

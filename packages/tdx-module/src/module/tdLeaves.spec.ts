@@ -1,3 +1,4 @@
+import { RAX, RegisterFile } from '@seamkit/seam-cpu';
 import { describe, expect, it } from 'vitest';
 import {
   ATTR_DEBUG, ATTR_SEPT_VE_DISABLE, CONFIG_MAX_GPAW, CONFIG_NO_RBP_MOD, addPage, addSeptTables, addTdcs, bootPlatform,
@@ -26,8 +27,12 @@ describe('TD build', () => {
   it('should accept the KVM order: CREATE, KEY.CONFIG, ADDCX x6, MNG.INIT, VP.CREATE/ADDCX/INIT, SEPT.ADD, PAGE.ADD, MR.EXTEND, MR.FINALIZE', () => {
     const p = bootPlatform();
     const built = buildTd(p, { vcpus: 2, pages: [{ gpa: 0x10_0000, content: new Uint8Array([1, 2, 3]), measure: true }] });
-    expect(built.tdvprs).toHaveLength(2);
-    expect(hex(OP_STATE_INCORRECT)).toBe('0xc0000608000000ac');
+    // Runnable: both vCPUs enter (and, with no guest program bound, triple fault at once).
+    for (const [i, tdvpr] of built.tdvprs.entries()) {
+      const args = new RegisterFile();
+      p.host.tdhVpEnter(built.vcpuLps[i]!, tdvpr, args);
+      expect(args.get(RAX)).toBe(2n);
+    }
   });
 
   describe('TDH.MNG.CREATE', () => {

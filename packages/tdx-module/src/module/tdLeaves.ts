@@ -18,7 +18,8 @@ export function tdhMngCreate(m: TdxModule, lp: LogicalProcessor): void {
   if (bad !== undefined) return fail(r, bad);
   if (r.hi(RDX) !== 0 || r.lo(RDX) > 0xffff) return fail(r, S.TDX_OPERAND_INVALID, S.TDX_OPERAND_ID_RDX);
   const hkid = r.lo(RDX);
-  if (!m.isTdxKeyId(hkid) || hkid === m.globalHkid) return fail(r, S.TDX_OPERAND_INVALID, S.TDX_OPERAND_ID_RDX);
+  if (!m.isTdxKeyId(hkid)) return fail(r, S.TDX_OPERAND_INVALID, S.TDX_OPERAND_ID_RDX);
+  // The global private HKID is HKID_RESERVED in the KOT, so it is refused as not free below.
   if (m.kot[hkid - m.tdxKeyIdStart] !== HKID_FREE) return fail(r, S.TDX_HKID_NOT_FREE);
   m.kot[hkid - m.tdxKeyIdStart] = HKID_ASSIGNED;
   m.pamt.set(tdrPa, PT_TDR, tdrPa);

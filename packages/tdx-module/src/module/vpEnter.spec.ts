@@ -352,6 +352,19 @@ describe('TDH.VP.ENTER', () => {
       expect(t.enter()).toBe(BigInt(EXIT.TRIPLE_FAULT));
       expect((t.built.vcpuLps[0]!.lastGuestError as Error).message).toBe('guest panic');
     });
+
+    it('should triple fault, not throw into the host, when the guest program fails to start, and stay enterable', () => {
+      const boom = new Error('guest setup failed');
+      const t = runTd(() => { throw boom; });
+      for (let n = 0; n < 2; n++) {
+        fillHostJunk(t.args);
+        expect(t.enter()).toBe(BigInt(EXIT.TRIPLE_FAULT));
+        expect(t.args.get(R12)).toBe(0n);
+        expect(t.p.module.vcpus.get(t.tdvpr)!.state).toBe(0x2); // VCPU_READY, not stuck ACTIVE
+        expect(t.built.vcpuLps[0]!.mode).toBe(0); // back in VMX root
+      }
+      expect(t.built.vcpuLps[0]!.lastGuestError).toBe(boom);
+    });
   });
 
   describe('TDCALLs the module answers itself', () => {
@@ -391,6 +404,7 @@ describe('TDH.VP.ENTER', () => {
       ['TDG.VP.INFO with reserved bit 24', BigInt(TDG.VP_INFO) | (1n << 24n)],
       ['TDG.VP.INFO with reserved bit 40', BigInt(TDG.VP_INFO) | (1n << 40n)],
       ['TDG.VP.VMCALL with reserved bit 32', 1n << 32n],
+      ['TDG.VP.VMCALL with version 1 (only TDG.VM.RD has versions)', 1n << 16n],
     ])('should answer %s with TDX_OPERAND_INVALID|RAX in guest RAX and no VM exit', (_name, rax) => {
       const seen: bigint[] = [];
       const t = runTd(fromGenerator(function* (cpu) {
