@@ -33,7 +33,7 @@ export async function main(argv: readonly string[], o: Output = processOutput())
         o.out(MAIN_HELP);
         return cmd === undefined ? 2 : 0;
       case 'run':
-        return runCommand(rest, o);
+        return await runCommand(rest, o);
       case 'bench':
         return await benchCommand(rest, o);
       case 'abi':
