@@ -128,7 +128,7 @@ export class Tracer implements LeafHooks {
   onEvent(e: VmmEvent): void {
     const { type, ...rest } = e;
     const event: Record<string, unknown> = { type };
-    for (const [k, v] of Object.entries(rest)) event[k] = v instanceof Error ? v.message : v;
+    for (const [k, v] of Object.entries(rest)) event[k] = v instanceof Error ? v.message : typeof v === 'bigint' ? `0x${v.toString(16)}` : v;
     const vcpu = 'vcpuIndex' in e ? e.vcpuIndex : -1;
     this.#add({ kind: 'event', vcpu, event }, vcpu);
   }
@@ -151,6 +151,6 @@ export function formatRecord(r: TraceRecord): string {
     case 'event':
       if (r.event?.['type'] === 'guest-panic') return `${p}   guest panic: ${String(r.event['log'])}`;
       if (r.event?.['type'] === 'guest-crash') return `${p}   guest code threw: ${String(r.event['error'])} (the vCPU triple faulted)`;
-      return `${p}   ${String(r.event?.['type'])}: ${JSON.stringify(r.event)}`;
+      return `${p}   ${String(r.event?.['type'])}: ${JSON.stringify(r.event, (_k, v: unknown) => (typeof v === 'bigint' ? `0x${v.toString(16)}` : v))}`;
   }
 }

@@ -2,6 +2,8 @@ import { SeamkitError } from '@seamkit/seam-cpu';
 import { CliError } from './CliError.js';
 import { abiCommand } from './commands/abiCommand.js';
 import { benchCommand } from './commands/benchCommand.js';
+import { qgsCommand } from './commands/qgsCommand.js';
+import { quoteCommand } from './commands/quoteCommand.js';
 import { runCommand } from './commands/runCommand.js';
 import { processOutput, type Output } from './Output.js';
 
@@ -15,6 +17,8 @@ Commands:
   run [SCENARIO]   boot a TD and run a built-in guest scenario (default: basic)
   bench            benchmark the TDVMCALL paths against hand-written floors
   abi              print the struct kvm_run layout
+  quote            run the attestation flow in a TD and write the DCAP quote it gets
+  qgs              serve quotes on a Unix socket (the QGS protocol QEMU speaks)
 
 Run "seamkit <command> --help" for a command's options.`;
 
@@ -38,6 +42,10 @@ export async function main(argv: readonly string[], o: Output = processOutput())
         return await benchCommand(rest, o);
       case 'abi':
         return abiCommand(rest, o);
+      case 'quote':
+        return await quoteCommand(rest, o);
+      case 'qgs':
+        return await qgsCommand(rest, o);
       default:
         throw new CliError(`unknown command "${cmd}"\n\n${MAIN_HELP}`);
     }

@@ -97,6 +97,7 @@ export function runScenario(scenario: Scenario, options: RunScenarioOptions = {}
     ...(options.memoryBytes !== undefined ? { memoryBytes: options.memoryBytes } : {}),
     ...(scenario.image !== undefined ? { image: scenario.image } : {}),
     ...(scenario.handlers !== undefined ? { handlers: scenario.handlers } : {}),
+    ...(scenario.sharedMemory !== undefined ? { sharedMemory: scenario.sharedMemory } : {}),
   });
   const exits: Record<string, number> = {};
   for (const r of td.runners) {

@@ -35,6 +35,11 @@ Options:
 Exit status: 0 when the run ends normally, 1 when guest code threw or a plugin failed, 2 for
 bad usage.`;
 
+/** JSON.stringify that writes BigInts (register values, GPAs) as hex strings and byte arrays as hex. */
+export function toJson(value: unknown): string {
+  return JSON.stringify(value, (_k, v: unknown) => (typeof v === 'bigint' ? `0x${v.toString(16)}` : v instanceof Uint8Array ? Buffer.from(v).toString('hex') : v));
+}
+
 /** Parses a size such as 4096, 64K, 64M, 1G into bytes. */
 export function parseSize(text: string): number {
   const m = /^(\d+)([kmg]?)i?b?$/i.exec(text.trim());
@@ -87,7 +92,7 @@ export async function runCommand(argv: readonly string[], o: Output): Promise<nu
   const json = values.json;
   if (!json) o.out(paint(o, 'bold', `seamkit run ${scenario.name}: ${scenario.description}`));
   const result = runScenario(scenario, {
-    onRecord: (r) => o.out(json ? JSON.stringify(r) : r.kind === 'event' ? paint(o, 'red', formatRecord(r)) : r.kind === 'td-exit' ? paint(o, 'dim', formatRecord(r)) : formatRecord(r)),
+    onRecord: (r) => o.out(json ? toJson(r) : r.kind === 'event' ? paint(o, 'red', formatRecord(r)) : r.kind === 'td-exit' ? paint(o, 'dim', formatRecord(r)) : formatRecord(r)),
     timing: values.trace || values.report !== undefined,
     tdExits: values.trace,
     ...(vcpus !== undefined ? { vcpus } : {}),
@@ -98,7 +103,7 @@ export async function runCommand(argv: readonly string[], o: Output): Promise<nu
   const failed = result.guestCrashes.length > 0 || result.pluginErrors > 0;
   if (json) {
     const { records: _records, ...summary } = result;
-    o.out(JSON.stringify({ kind: 'summary', ...summary }));
+    o.out(toJson({ kind: 'summary', ...summary }));
     return failed ? 1 : 0;
   }
   const exits = Object.entries(result.exits).map(([k, v]) => `${k} x${v}`).join(', ') || 'none';

@@ -18,4 +18,6 @@ export interface Scenario {
   readonly modules?: readonly ContainerModule[];
   /** VMM handlers for exits no plugin owns. */
   readonly handlers?: ExitHandlers;
+  /** Ranges `[gpa, size]` the VMM converts to shared before the guest runs (see `TdConfig.sharedMemory`). */
+  readonly sharedMemory?: readonly (readonly [number, number])[];
 }

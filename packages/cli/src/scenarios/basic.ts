@@ -24,6 +24,9 @@ export const basic: Scenario = {
   name: 'basic',
   description: 'GetQuote, an unregistered leaf answered in the kernel, then ReportFatalError',
   image: BASIC_IMAGE,
+  // The quote buffer is shared memory: the VMM converts it before the guest runs (a Linux guest
+  // would MapGPA it with set_memory_decrypted).
+  sharedMemory: [[BASIC_QUOTE_BUFFER, 0x2000]],
   guest: fromGenerator(function* (cpu) {
     const info = yield* ghci.tdgVpInfo(cpu);
     const buf = BASIC_QUOTE_BUFFER + cpu.mem.sharedBit;

@@ -73,6 +73,7 @@ export const vendorLeaf: Scenario = {
   name: 'vendor-leaf',
   description: 'a vendor-specific leaf with its own exit reason and struct, registered as a plugin',
   modules: [demoVendorModule],
+  sharedMemory: [[0x40_0000, 0x1000]],
   guest: fromGenerator(function* (cpu) {
     const buf = 0x40_0000 + cpu.mem.sharedBit;
     cpu.mem.write(buf, Buffer.from('hello from the TD', 'ascii'));
