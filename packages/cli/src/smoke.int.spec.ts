@@ -13,6 +13,7 @@ describe('smoke', () => {
     vmm.on((e) => events.push(e));
     const results: bigint[] = [];
     const td = vmm.createTd({
+      sharedMemory: [[0x10000, 0x1000]], // the GetQuote buffer (all RAM starts private)
       guest: fromGenerator(function* (cpu) {
         const shared = 0x10000 + cpu.mem.sharedBit;
         cpu.mem.writeU64(shared, 1n);

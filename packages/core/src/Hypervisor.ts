@@ -21,6 +21,13 @@ export interface TdConfig {
   readonly image?: Uint8Array;
   /** MRCONFIGID (48 bytes), MROWNER and MROWNERCONFIG for TD_PARAMS. */
   readonly mrConfigId?: Uint8Array;
+  /**
+   * Guest-physical ranges `[gpa, size]` (GPA without the shared bit, 4 KiB aligned) that the VMM
+   * converts to shared memory before any vCPU runs. All guest RAM starts private (QEMU makes
+   * guest_memfd memory PRIVATE), so a guest reaches a buffer through its shared mapping only after
+   * a MapGPA to shared, after a memory-fault conversion, or when it is listed here.
+   */
+  readonly sharedMemory?: readonly (readonly [gpa: number, size: number])[];
 }
 
 /** One vCPU as the VMM drives it. */

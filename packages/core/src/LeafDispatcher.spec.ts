@@ -261,6 +261,64 @@ describe(LeafDispatcher, () => {
       expect(b.regs.get(R12)).toBe(0x55n);
       expect(b.d.pending).toBeUndefined();
     });
+
+    it('should return 0 when the completion resumes the guest', () => {
+      const b = bed([new ExitLeaf()]);
+      tdvmcall(b.regs, 0x10002n);
+      b.d.dispatch();
+      expect(b.d.complete()).toBe(0);
+    });
+
+    describe('having a completion that exits again (a chunked request such as MapGPA)', () => {
+      /** Exits with KVM_EXIT_HYPERCALL nr 12 twice: the completion of the first chunk fills the second. */
+      function chunked(): { plugin: LeafPlugin; chunks: bigint[] } {
+        const chunks: bigint[] = [];
+        let next = 0;
+        const plugin: LeafPlugin = {
+          meta: { name: 'chunks', namespace: 'ghci', leaf: 0x10001, exit: { reason: KVM_EXIT_HYPERCALL, key: 12, layout: { arg0: { offset: 40, size: 8 }, ret: { offset: 88, size: 8 } } } },
+          kernel: (ctx) => {
+            next = 0;
+            ctx.run.setU64(40, 0x1000n);
+            return LEAF_EXIT;
+          },
+          complete: (ctx) => {
+            chunks.push(ctx.run.getU64(40));
+            if (ctx.run.getU64(88) !== 0n) return -22;
+            if (++next === 2) return LEAF_RESUME;
+            ctx.run.setU64(32, 0xdeadn); // scribbled header: the dispatcher rewrites it
+            ctx.run.setU64(40, 0x2000n);
+            return LEAF_EXIT;
+          },
+        };
+        return { plugin, chunks };
+      }
+
+      it('should return the exit reason, rewrite the header and keep the plugin pending', () => {
+        const { plugin, chunks } = chunked();
+        const b = bed([plugin]);
+        tdvmcall(b.regs, 0x10001n);
+        expect(b.d.dispatch()).toBe(KVM_EXIT_HYPERCALL);
+        b.run.setU32(8, 0);
+        expect(b.d.complete()).toBe(KVM_EXIT_HYPERCALL);
+        expect(b.run.getU32(8)).toBe(KVM_EXIT_HYPERCALL);
+        expect(b.run.getU64(32)).toBe(12n);
+        expect(b.run.getU64(40)).toBe(0x2000n);
+        expect(b.d.pending?.plugin).toBe(plugin);
+        expect(b.d.complete()).toBe(0);
+        expect(chunks).toEqual([0x1000n, 0x2000n]);
+        expect(b.d.pending).toBeUndefined();
+      });
+
+      it('should return a negative errno when the completion rejects the reply, and drop the exit', () => {
+        const { plugin } = chunked();
+        const b = bed([plugin]);
+        tdvmcall(b.regs, 0x10001n);
+        b.d.dispatch();
+        b.run.setU64(88, 5n);
+        expect(b.d.complete()).toBe(-22);
+        expect(b.d.pending).toBeUndefined();
+      });
+    });
   });
 
   describe('.cancel', () => {

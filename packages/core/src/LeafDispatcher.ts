@@ -82,21 +82,30 @@ export class LeafDispatcher {
     return this.#run(c, c.plugin.meta.namespace, nr);
   }
 
-  /** Runs the outstanding plugin's completion (at the start of the next run). */
-  complete(): void {
+  /**
+   * Runs the outstanding plugin's completion (at the start of the next run).
+   * @returns 0 to enter the guest; the KVM_EXIT_* reason when the completion exits to userspace
+   *   again (it returned LEAF_EXIT; the header is rewritten and the plugin stays pending); or a
+   *   negative -errno when it rejected userspace's reply (KVM_RUN must fail with that errno)
+   */
+  complete(): number {
     const c = this.#pending;
-    if (c === undefined) return;
+    if (c === undefined) return 0;
     this.#pending = undefined;
     const p = c.plugin;
+    let verdict: number | void = undefined;
     if (p.complete !== undefined) {
       try {
-        p.complete(this.ctx);
+        verdict = p.complete(this.ctx);
       } catch (error) {
         this.ctx.regs.setHalves(R10, TDVMCALL_STATUS_INVALID_OPERAND_LO, TDVMCALL_STATUS_ERROR_HI);
         this.#emit({ type: 'plugin-error', plugin: p.meta.name, half: 'complete', error });
       }
     }
     this.hooks?.onComplete?.(this.ctx, p);
+    if (typeof verdict !== 'number') return 0;
+    if (verdict === LEAF_EXIT && c.reason >= 0) return this.#exit(c);
+    return verdict < 0 ? verdict : 0;
   }
 
   /** Drops an outstanding completion (the VM is being torn down or reset). */
@@ -118,6 +127,13 @@ export class LeafDispatcher {
       this.hooks?.onDispatch?.(this.ctx, ns, leaf, c.plugin, 0);
       return 0;
     }
+    this.#exit(c);
+    this.hooks?.onDispatch?.(this.ctx, ns, leaf, c.plugin, c.reason);
+    return c.reason;
+  }
+
+  /** Writes the exit header of `c` (exit_reason, zeroed header, key) and makes it pending. */
+  #exit(c: CompiledLeaf): number {
     const u32 = this.ctx.run.u32;
     u32[KVM_RUN_EXIT_REASON >>> 2] = c.reason;
     for (let o = KVM_RUN_EXIT_UNION; o < c.headerEnd; o += 4) u32[o >>> 2] = 0;
@@ -126,7 +142,6 @@ export class LeafDispatcher {
       if (c.keySize === 8) u32[(c.keyOffset >>> 2) + 1] = Math.floor(c.key / 0x1_0000_0000);
     }
     this.#pending = c;
-    this.hooks?.onDispatch?.(this.ctx, ns, leaf, c.plugin, c.reason);
     return c.reason;
   }
 }

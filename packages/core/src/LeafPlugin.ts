@@ -49,6 +49,14 @@ export interface LeafExit {
   readonly key?: number;
   /** The struct members the plugin fills (and userspace reads), by name. */
   readonly layout: Readonly<Record<string, ExitField>>;
+  /**
+   * The same exit (reason and key) may come from more than one leaf, as KVM_EXIT_HYPERCALL with
+   * KVM_HC_MAP_GPA_RANGE comes from MapGPA (R10 = 0) and from the KVM hypercall (R10 = 12). When
+   * every plugin declaring that exit sets `shared`, they may all register; userspace hands the
+   * exit to the first one registered (its userspace half), while each plugin's own completion
+   * runs for the exits it caused.
+   */
+  readonly shared?: boolean;
 }
 
 /** What a leaf plugin declares about itself; checked when it is registered. */
@@ -89,8 +97,15 @@ export interface LeafPlugin {
    * @returns {@link LEAF_RESUME} or {@link LEAF_EXIT}
    */
   kernel(ctx: LeafContext): number;
-  /** Completion on re-entry after this plugin's exit: reply from kvm_run into R10, R11, .... */
-  complete?(ctx: LeafContext): void;
+  /**
+   * Completion on re-entry after this plugin's exit: reply from kvm_run into R10, R11, ....
+   * Return nothing (or {@link LEAF_RESUME}) to enter the guest. Return {@link LEAF_EXIT} after
+   * filling the exit struct again, to go back to userspace without entering the guest (Linux's
+   * `complete_userspace_io` returning 0: for example the next 2 MiB chunk of a MapGPA). Return a
+   * negative `-errno` when userspace's reply is invalid: KVM_RUN then fails with that errno
+   * (`complete_userspace_io` returning < 0) and the guest is not entered.
+   */
+  complete?(ctx: LeafContext): number | void;
   /**
    * Userspace half: handles the exit in the VMM and writes the reply into kvm_run.
    * @returns a {@link VcpuEmulation} value

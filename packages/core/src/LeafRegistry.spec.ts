@@ -177,6 +177,20 @@ describe(LeafRegistry, () => {
         expect(thrown(() => r.register(own('second', 0x20002))).code).toBe('SEAMKIT_ERR_EXIT_DUPLICATE');
       });
 
+      it('should let plugins that all declare the exit shared register it, the first one owning it for userspace', () => {
+        const r = new LeafRegistry(SHAPES);
+        const exit = { reason: 3, key: 12, layout: { args: { offset: 40, size: 48 } }, shared: true } as const;
+        const ghci = plugin({ name: 'map-gpa', namespace: 'ghci', leaf: 0x10001, exit });
+        const hc = plugin({ name: 'map-gpa-range', namespace: 'hypercall', leaf: 12, exit });
+        r.register(ghci);
+        r.register(hc);
+        expect(r.exitOwner(3, 12)?.plugin).toBe(ghci);
+        expect(r.hypercall(12)?.plugin).toBe(hc);
+        // One side not declaring it shared is still a duplicate.
+        const e = thrown(() => r.register(plugin({ name: 'other', namespace: 'ghci', leaf: 0x10009, exit: { reason: 3, key: 12, layout: {} } })));
+        expect(e.code).toBe('SEAMKIT_ERR_EXIT_DUPLICATE');
+      });
+
       it('should accept the same key under two different exit reasons', () => {
         const r = new LeafRegistry(SHAPES);
         r.register(plugin({ name: 'a', namespace: 'ghci', leaf: 0x10003, exit: { reason: 24, key: 7, layout: {} } }));

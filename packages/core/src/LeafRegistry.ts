@@ -78,7 +78,7 @@ export class LeafRegistry {
     if (compiled.reason >= 0) {
       const byKey = this.#exits.get(compiled.reason);
       const other = byKey?.get(compiled.key);
-      if (other !== undefined) {
+      if (other !== undefined && !(m.exit?.shared === true && other.plugin.meta.exit?.shared === true)) {
         throw coreError('SEAMKIT_ERR_EXIT_DUPLICATE', [label, `${compiled.reason}/0x${compiled.key.toString(16)}`, other.plugin.meta.name]);
       }
     }
@@ -91,7 +91,8 @@ export class LeafRegistry {
         byKey = new Map();
         this.#exits.set(compiled.reason, byKey);
       }
-      byKey.set(compiled.key, compiled);
+      // A shared exit stays with the plugin that registered it first.
+      if (!byKey.has(compiled.key)) byKey.set(compiled.key, compiled);
     }
   }
 

@@ -13,6 +13,14 @@ export interface SharedMemory {
   write(gpa: number, src: Uint8Array): void;
   /** True if [gpa, gpa + length) lies inside memslots. */
   contains(gpa: number, length: number): boolean;
+  /**
+   * Converts [gpa, gpa + size) to private (`toPrivate`) or shared memory, as a VMM does for a
+   * MapGPA request or a memory-fault exit (QEMU's `kvm_convert_memory`): sets the memory
+   * attributes and discards the backing of the side no longer used. Optional: absent when the
+   * hypervisor has no private memory.
+   * @throws a coded error when the range cannot be converted
+   */
+  convertMemory?(gpa: number, size: number, toPrivate: boolean): void;
 }
 
 /** What a userspace half sees when the run loop hands it an exit. */

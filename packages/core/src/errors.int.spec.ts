@@ -5,6 +5,7 @@ import { CORE_ERRORS, coreError } from '@seamkit/core';
 import { KVM_ERRORS, kvmError } from '@seamkit/kvm';
 import { CPU_ERRORS, cpuError, SeamkitError } from '@seamkit/seam-cpu';
 import { MODULE_ERRORS, moduleError } from '@seamkit/tdx-module';
+import { QUOTE_ERRORS, quoteError } from '@seamkit/plugin-quote';
 
 /** Every package's error table, with its factory and the package name its rows must carry. */
 const TABLES = [
@@ -12,6 +13,7 @@ const TABLES = [
   { pkg: '@seamkit/tdx-module', table: MODULE_ERRORS, factory: moduleError },
   { pkg: '@seamkit/core', table: CORE_ERRORS, factory: coreError },
   { pkg: '@seamkit/kvm', table: KVM_ERRORS, factory: kvmError },
+  { pkg: '@seamkit/plugin-quote', table: QUOTE_ERRORS, factory: quoteError },
 ] as const;
 
 const docPath = fileURLToPath(new URL('../../../docs/errors.md', import.meta.url));

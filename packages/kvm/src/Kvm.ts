@@ -1,10 +1,15 @@
 import { LeafRegistry, type EventSink } from '@seamkit/core';
 import { SeamCpu, type SeamCpuOptions } from '@seamkit/seam-cpu';
-import { TDX_SUCCESS, TDX_TDMR_ALREADY_INITIALIZED, TdxHost, TdxModule } from '@seamkit/tdx-module';
+import { TDX_SUCCESS, TDX_TDMR_ALREADY_INITIALIZED, TdxHost, TdxModule, type TdxModuleOptions } from '@seamkit/tdx-module';
 import { kvmError } from './errors.js';
 import { LINUX_EXIT_SHAPES } from './exitShapes.js';
 import { EINVAL, EIO } from './uapi/errno.js';
 import { KVM_CAP_EXIT_HYPERCALL, KVM_EXIT_HYPERCALL_VALID_MASK, KVM_X86_TDX_VM } from './uapi/tdx.js';
+import {
+  KVM_CAP_EXT_CPUID, KVM_CAP_HLT, KVM_CAP_IMMEDIATE_EXIT, KVM_CAP_IOEVENTFD, KVM_CAP_MCE, KVM_CAP_MP_STATE, KVM_CAP_SIGNAL_MSI,
+  KVM_CAP_SPLIT_IRQCHIP, KVM_CAP_X2APIC_API, KVM_CAP_X86_MSR_FILTER, KVM_CAP_X86_USER_SPACE_MSR, KVM_MAX_MCE_BANKS,
+  KVM_X2APIC_API_VALID_FLAGS,
+} from './uapi/x86.js';
 import { Vm } from './Vm.js';
 
 /** KVM_CAP_MAX_VCPUS */
@@ -18,6 +23,8 @@ export const KVM_MAX_VCPUS = 4096;
 export interface KvmOptions {
   /** Shape of the simulated CPU (default 2 LPs, 1 package, 64 GiB sparse). */
   readonly cpu?: SeamCpuOptions;
+  /** Options of the TDX module loaded at boot (key id partitioning: how many HKIDs TDs can have). */
+  readonly module?: TdxModuleOptions;
 }
 
 /** Options of {@link Kvm.createVm} beyond the VM type (simulator extensions). */
@@ -54,7 +61,7 @@ export class Kvm {
    */
   constructor(options: KvmOptions = {}) {
     this.cpu = new SeamCpu(options.cpu);
-    this.module = TdxModule.install(this.cpu);
+    this.module = TdxModule.install(this.cpu, options.module);
     const m = this.module;
     this.globalHkid = m.tdxKeyIdStart;
     this.#freeHkids = Array.from({ length: m.kot.length - 1 }, (_, i) => m.tdxKeyIdStart + 1 + i);
@@ -98,10 +105,26 @@ export class Kvm {
 
   /**
    * KVM_CHECK_EXTENSION: the value KVM reports for capability `cap` (0 = unsupported).
-   * KVM_CAP_EXIT_HYPERCALL reports the valid hypercall mask; KVM_CAP_VM_TYPES the VM-type bitmap.
+   * KVM_CAP_EXIT_HYPERCALL reports the valid hypercall mask; KVM_CAP_VM_TYPES the VM-type bitmap;
+   * KVM_CAP_X2APIC_API the valid KVM_X2APIC_API_* flags; KVM_CAP_MCE the number of MCE banks (32);
+   * KVM_CAP_HLT, EXT_CPUID (KVM_SET_CPUID2), MP_STATE, IOEVENTFD (the in-kernel I/O buses),
+   * SIGNAL_MSI, SPLIT_IRQCHIP, IMMEDIATE_EXIT, X86_USER_SPACE_MSR and X86_MSR_FILTER report 1,
+   * as Linux 6.16 kvm_vm_ioctl_check_extension does.
    */
   checkExtension(cap: number): number {
     switch (cap) {
+      case KVM_CAP_HLT:
+      case KVM_CAP_EXT_CPUID:
+      case KVM_CAP_MP_STATE:
+      case KVM_CAP_IOEVENTFD:
+      case KVM_CAP_SIGNAL_MSI:
+      case KVM_CAP_SPLIT_IRQCHIP:
+      case KVM_CAP_IMMEDIATE_EXIT:
+      case KVM_CAP_X86_USER_SPACE_MSR:
+      case KVM_CAP_X86_MSR_FILTER:
+        return 1;
+      case KVM_CAP_MCE: return KVM_MAX_MCE_BANKS;
+      case KVM_CAP_X2APIC_API: return KVM_X2APIC_API_VALID_FLAGS;
       case KVM_CAP_EXIT_HYPERCALL: return KVM_EXIT_HYPERCALL_VALID_MASK;
       case KVM_CAP_MAX_VCPUS: return KVM_MAX_VCPUS;
       case KVM_CAP_VM_TYPES: return 1 << KVM_X86_TDX_VM;

@@ -1,8 +1,13 @@
 import { inject, injectable } from 'inversify';
 import type { EventSink, Hypervisor, HypervisorTd, LeafRegistry, TdConfig } from '@seamkit/core';
-import { PAGE_SIZE } from '@seamkit/seam-cpu';
+import { PAGE_SIZE, SeamkitError } from '@seamkit/seam-cpu';
 import { Kvm, type KvmOptions } from './Kvm.js';
-import { KVM_CAP_EXIT_HYPERCALL, KVM_EXIT_HYPERCALL_VALID_MASK, KVM_MEM_GUEST_MEMFD, KVM_TDX_MEASURE_MEMORY_REGION, KVM_X86_TDX_VM } from './uapi/tdx.js';
+import { KVM_EXIT_MEMORY_FAULT } from './uapi/exits.js';
+import {
+  KVM_CAP_EXIT_HYPERCALL, KVM_EXIT_HYPERCALL_VALID_MASK, KVM_MEM_GUEST_MEMFD, KVM_MEMORY_ATTRIBUTE_PRIVATE, KVM_TDX_MEASURE_MEMORY_REGION,
+  KVM_X86_TDX_VM,
+} from './uapi/tdx.js';
+import type { Vcpu } from './Vcpu.js';
 
 /** DI token of the {@link KvmOptions} used by {@link KvmHypervisor}. */
 export const KVM_OPTIONS = Symbol.for('@seamkit/kvm/KvmOptions');
@@ -32,6 +37,8 @@ export class KvmHypervisor implements Hypervisor {
     vm.enableCap(KVM_CAP_EXIT_HYPERCALL, [KVM_EXIT_HYPERCALL_VALID_MASK]);
     const bytes = Math.ceil((config.memoryBytes ?? DEFAULT_TD_MEMORY) / PAGE_SIZE) * PAGE_SIZE;
     vm.setUserMemoryRegion2({ slot: 0, flags: KVM_MEM_GUEST_MEMFD, guestPhysAddr: 0, memorySize: bytes });
+    // QEMU makes guest_memfd-backed RAM private when it registers the memslot.
+    vm.setMemoryAttributes({ address: 0, size: bytes, attributes: KVM_MEMORY_ATTRIBUTE_PRIVATE, flags: 0 });
     vm.tdxInitVm({
       ...(config.attributes !== undefined ? { attributes: config.attributes } : {}),
       ...(config.mrConfigId !== undefined ? { mrConfigId: config.mrConfigId } : {}),
@@ -49,11 +56,26 @@ export class KvmHypervisor implements Hypervisor {
       });
     }
     vm.tdxFinalizeVm();
+    for (const [gpa, size] of config.sharedMemory ?? []) vm.convertMemory(gpa, size, false);
     return {
-      vcpus: vcpus.map((v) => ({ index: v.index, kvmRun: v.kvmRun, dispatcher: v.dispatcher, run: () => v.run() })),
+      vcpus: vcpus.map((v) => ({ index: v.index, kvmRun: v.kvmRun, dispatcher: v.dispatcher, run: () => runVcpu(v) })),
       memory: vm,
       sharedBit: vm.sharedBit,
       mrtd: vm.mrtd,
     };
+  }
+}
+
+/**
+ * KVM_RUN as a VMM's run loop sees it: KVM_EXIT_MEMORY_FAULT comes with -EFAULT from the ioctl
+ * (the only exit that does); QEMU checks for exactly that pair and handles it as an exit, so the
+ * adapter returns KVM_EXIT_MEMORY_FAULT for it and rethrows every other error.
+ */
+function runVcpu(v: Vcpu): number {
+  try {
+    return v.run();
+  } catch (err) {
+    if (SeamkitError.is(err) && err.code === 'SEAMKIT_ERR_KVM_MEMORY_FAULT' && v.kvmRun.exitReason === KVM_EXIT_MEMORY_FAULT) return KVM_EXIT_MEMORY_FAULT;
+    throw err;
   }
 }

@@ -1,12 +1,23 @@
 import { ExitBuffer } from '@seamkit/core';
+import { PAGE_SIZE } from '@seamkit/seam-cpu';
 import { KVM_RUN_LAYOUT as L } from './uapi/kvmRunLayout.js';
 
+/** Size of the vCPU mapping: struct kvm_run in the first page, PIO data in the second (KVM_PIO_PAGE_OFFSET). */
+export const KVM_RUN_MMAP_SIZE = 2 * PAGE_SIZE;
+
 /**
- * The vCPU's `struct kvm_run`: one byte-exact 2352-byte buffer, reused for every exit (the
- * mmap'd page of real KVM). Data of an exit is valid until the next `run()`; replies (`ret`
- * fields, IO/MMIO read data) must be written before it. Offsets come from {@link KVM_RUN_LAYOUT}.
+ * The vCPU's kvm_run mapping: a byte-exact `struct kvm_run` (2352 bytes) at offset 0, reused for
+ * every exit, in a two-page buffer whose second page holds KVM_EXIT_IO data (`io.data_offset`
+ * = 4096), as real KVM maps the PIO page after kvm_run. Data of an exit is valid until the next
+ * `run()`; replies (`ret` fields, IO/MMIO read data) must be written before it. Offsets come from
+ * {@link KVM_RUN_LAYOUT}.
  */
 export class KvmRun extends ExitBuffer {
+  /** A zeroed two-page mapping. */
+  constructor() {
+    super(KVM_RUN_MMAP_SIZE);
+  }
+
   /** `exit_reason` (u32 at 8). */
   get exitReason(): number {
     return this.getU32(L.exit_reason.offset);

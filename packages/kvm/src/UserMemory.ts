@@ -63,6 +63,22 @@ export class UserMemory {
     }
   }
 
+  /**
+   * Discards the backing of [offset, offset + size) (madvise(MADV_DONTNEED) / fallocate punch
+   * hole, what QEMU's ram_block_discard_range does): the pages go back to host memory and read as
+   * zeros until written again.
+   */
+  discard(offset: number, size: number): void {
+    const first = Math.floor(offset / PAGE_SIZE);
+    const last = Math.ceil((offset + size) / PAGE_SIZE);
+    for (const [index, hpa] of this.#pages) {
+      if (index >= first && index < last) {
+        this.#phys.freePage(hpa);
+        this.#pages.delete(index);
+      }
+    }
+  }
+
   /** Returns every backing page to host memory. */
   release(): void {
     for (const hpa of this.#pages.values()) this.#phys.freePage(hpa);

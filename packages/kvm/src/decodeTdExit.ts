@@ -1,12 +1,21 @@
 import type { LeafDispatcher } from '@seamkit/core';
 import {
-  EXIT_REASON_EXTERNAL_INTERRUPT, EXIT_REASON_TDCALL, EXIT_REASON_TRIPLE_FAULT, R10, RAX, type RegisterFile,
+  EXIT_REASON_EPT_VIOLATION, EXIT_REASON_EXTERNAL_INTERRUPT, EXIT_REASON_TDCALL, EXIT_REASON_TRIPLE_FAULT, R10, RAX, type RegisterFile,
 } from '@seamkit/seam-cpu';
 import type { KvmRun } from './KvmRun.js';
 import {
   KVM_EXIT_FAIL_ENTRY, KVM_EXIT_INTERNAL_ERROR, KVM_EXIT_SHUTDOWN, KVM_INTERNAL_ERROR_UNEXPECTED_EXIT_REASON,
 } from './uapi/exits.js';
 import { KVM_RUN_LAYOUT as L } from './uapi/kvmRunLayout.js';
+
+/** Where {@link decodeTdExit} sends the exits KVM resolves with its MMU. */
+export interface TdExitFaults {
+  /**
+   * EXIT_REASON_EPT_VIOLATION (tdx_handle_ept_violation): 0 to re-enter the guest, or the
+   * KVM_EXIT_* reason; may throw the KVM_RUN error (-EFAULT memory fault, -EIO dead VM).
+   */
+  handleEptViolation(): number;
+}
 
 /** EXIT_REASON_OTHER_SMI (SDM Vol. 3 Appendix C). */
 const EXIT_REASON_OTHER_SMI = 6;
@@ -33,7 +42,7 @@ const SW_ERROR_HI = 0x8000_ff00;
  *
  * @returns 0 to re-enter the guest, or the KVM_EXIT_* reason (already written to `run`)
  */
-export function decodeTdExit(args: RegisterFile, run: KvmRun, dispatcher: LeafDispatcher, cpu: number): number {
+export function decodeTdExit(args: RegisterFile, run: KvmRun, dispatcher: LeafDispatcher, cpu: number, faults?: TdExitFaults): number {
   const hi = args.hi(RAX);
   const lo = args.lo(RAX);
   if ((hi & SW_ERROR_HI) >>> 0 === SW_ERROR_HI) return unhandled(run, lo, hi, cpu);
@@ -52,6 +61,8 @@ export function decodeTdExit(args: RegisterFile, run: KvmRun, dispatcher: LeafDi
     case EXIT_REASON_TRIPLE_FAULT:
       run.setU32(L.exit_reason.offset, KVM_EXIT_SHUTDOWN);
       return KVM_EXIT_SHUTDOWN;
+    case EXIT_REASON_EPT_VIOLATION:
+      return faults === undefined ? unhandled(run, lo, hi, cpu) : faults.handleEptViolation();
     case EXIT_REASON_EXTERNAL_INTERRUPT:
     case EXIT_REASON_OTHER_SMI:
       return 0;

@@ -16,16 +16,33 @@ export const KVM_ERRORS = {
   SEAMKIT_ERR_KVM_ARG: '%s: invalid argument (%s)',
   /** A memslot, vCPU id or private page that already exists (EEXIST; EINVAL for a private page). */
   SEAMKIT_ERR_KVM_EXISTS: '%s: %s already exists',
-  /** Reserved for an object that does not exist; not thrown yet. */
+  /** An object the ioctl names does not exist: KVM_SIGNAL_MSI to a destination no vCPU has (EPERM: the ioctl returns -1). */
   SEAMKIT_ERR_KVM_NOT_FOUND: '%s: %s does not exist',
+  /**
+   * KVM_RUN on a vCPU that is not runnable and has nothing to wake it (halted with no interrupt it
+   * can take, or uninitialized): real KVM blocks until a signal and returns EINTR with exit_reason
+   * KVM_EXIT_INTR; the simulator returns at once (EINTR).
+   */
+  SEAMKIT_ERR_KVM_INTR: '%s: interrupted, %s',
   /** A SEAMCALL made by an ioctl (or at boot) returned a TDX error status (EIO). */
   SEAMKIT_ERR_KVM_TDX_FAILED: '%s: the TDX module returned 0x%s',
   /** A resource ran out: no free TDX HKID for KVM_TDX_INIT_VM (ENOSPC). */
   SEAMKIT_ERR_KVM_NOMEM: '%s: out of %s',
   /** Userspace access to guest memory outside every memslot (EFAULT). */
   SEAMKIT_ERR_KVM_FAULT: '%s: bad address 0x%s',
-  /** Reserved for ioctls on a VM that was killed; not thrown yet. */
+  /**
+   * An ioctl on a VM that KVM marked dead (kvm_vm_dead: KVM_TDX_TERMINATE_VM, VM destruction, a
+   * guest access before TDG.MEM.PAGE.ACCEPT, or a SEAMCALL failure KVM treats as a bug): every VM
+   * and vCPU ioctl fails with EIO.
+   */
   SEAMKIT_ERR_KVM_VM_DEAD: '%s: the VM is dead (%s)',
+  /**
+   * KVM_RUN returned -EFAULT with exit_reason KVM_EXIT_MEMORY_FAULT (memory_fault.flags / gpa /
+   * size are valid): the guest accessed memory through the mapping its memory attributes do not
+   * allow (or private memory no guest_memfd backs). Userspace converts the range
+   * (KVM_SET_MEMORY_ATTRIBUTES) and runs the vCPU again.
+   */
+  SEAMKIT_ERR_KVM_MEMORY_FAULT: '%s: memory fault at GPA 0x%s (%s)',
 } as const;
 
 /** A code of {@link KVM_ERRORS}. */

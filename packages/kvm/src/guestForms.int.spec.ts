@@ -193,6 +193,8 @@ async function runGuest(guest: GuestProgram): Promise<Trace> {
   const td = vmm.createTd({
     guest,
     memoryBytes: 1 << 20,
+    // The GetQuote buffer and the observation page are shared memory.
+    sharedMemory: [[BUF, 0x3000]],
     hooks: { onDispatch: (_c, ns, leaf, p, reason) => dispatches.push([ns, leaf, p?.meta.name, reason]) },
   });
   const exits: Trace['exits'] = [];
@@ -218,7 +220,7 @@ describe('guest forms', () => {
     const observed = Array.from({ length: 16 }, (_, i) => view.getBigUint64(8 * i, true));
     expect(observed).toEqual([
       0n, 0n, 0n, 0n, 0n, // GetTdVmCallInfo(0): SUCCESS, R11..R14 = 0
-      0n, 0x10n, // GetTdVmCallInfo(1): SUCCESS, R11 = bits of the registered userspace leaves
+      0n, 0x12n, // GetTdVmCallInfo(1): SUCCESS, R11 = bits of the registered userspace leaves (SetupEventNotifyInterrupt 1, the sync leaf 4)
       0x8000000000000003n, // unknown leaf: SUBFUNC_UNSUPPORTED
       0xfffffffffffffc18n, // unknown KVM hypercall: -KVM_ENOSYS
       0x8000000000000000n, // GetQuote on a private GPA: INVALID_OPERAND
@@ -239,7 +241,7 @@ describe('guest forms', () => {
     expect(gen.exits.map((e) => new DataView(Uint8Array.from(e.header).buffer).getUint32(0, true))).toEqual([40, 40, 40, 24]);
     expect(gen.states).toEqual([VcpuRunState.PAUSED, VcpuRunState.FINISHED]);
     expect(gen.events).toEqual([{
-      type: 'guest-panic', vcpuIndex: 0, errorCode: 0x10000, message: 'bye', gpa: 0x9000,
+      type: 'guest-panic', vcpuIndex: 0, errorCode: 0x10000, rawErrorCode: 0x8000_0000_0001_0000n, message: 'bye', gpa: 0x9000, info: new Uint8Array(0),
       log: 'TDX guest reports fatal error. error code: 0x10000 error message:"bye"\nAdditional error information can be found at gpa page: 0x9000',
     }]);
 

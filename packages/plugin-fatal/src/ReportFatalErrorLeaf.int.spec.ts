@@ -4,6 +4,7 @@ import { KVM_EXIT_SYSTEM_EVENT, kvmModule } from '@seamkit/kvm';
 import { fromGenerator, R10, RBP, RSP } from '@seamkit/seam-cpu';
 import { ghci } from '@seamkit/tdx-module';
 import { fatalModule } from './fatalModule.js';
+import type { TdxGuestPanicEvent } from './ReportFatalErrorLeaf.js';
 
 describe('ReportFatalError end to end', () => {
   it('should dump the registers as the v8 selftest expects, stop the VMM, and resume the guest with R10 = 0 on re-entry', () => {
@@ -35,7 +36,7 @@ describe('ReportFatalError end to end', () => {
     expect(data[11]).toBe(0x10003n);
     expect(data[12]).toBe(0x0baaaaad00000000n);
     expect(data[13]).toBe(0n);
-    expect(events).toEqual([{ type: 'guest-panic', vcpuIndex: 0, errorCode: 0, message: '', log: 'TDX guest reports fatal error. error code: 0x0 error message:""' }]);
+    expect(events).toEqual([{ type: 'guest-panic', vcpuIndex: 0, errorCode: 0, rawErrorCode: 0x0baaaaad00000000n, message: '', log: 'TDX guest reports fatal error. error code: 0x0 error message:""' }]);
     expect(seen).toEqual([]);
 
     // The runner is finished, but the vCPU itself can be re-entered: the guest continues after its TDCALL.
@@ -52,6 +53,27 @@ describe('ReportFatalError end to end', () => {
     td.runners[0]!.run();
     expect(events).toHaveLength(1);
     expect(events[0]).toMatchObject({ type: 'guest-panic', errorCode: 0xab0000, message: 'x'.repeat(60) + 'END!', gpa: 0x3000 });
+  });
+
+  it('should read the extra-information page the guest wrote into shared memory (GPA with the shared bit)', () => {
+    const vmm = createVmm({ modules: [kvmModule(), fatalModule] });
+    const events: VmmEvent[] = [];
+    vmm.on((e) => events.push(e));
+    const td = vmm.createTd({
+      gpaw: 52,
+      memoryBytes: 1 << 20,
+      sharedMemory: [[0x8000, 0x1000]],
+      guest: fromGenerator(function* (cpu) {
+        const page = cpu.mem.sharedBit + 0x8000;
+        cpu.mem.write(page, Buffer.from('stack trace:\n  at boot (init.c:42)\0', 'latin1'));
+        yield* ghci.reportFatalError(cpu, 0x0001_0000n, 'see page', page);
+      }),
+    });
+    td.runners[0]!.run();
+    const e = events[0] as TdxGuestPanicEvent;
+    expect(e).toMatchObject({ type: 'guest-panic', errorCode: 0x10000, message: 'see page', gpa: 2 ** 51 + 0x8000 });
+    expect(Buffer.from(e.info!).toString('latin1')).toBe('stack trace:\n  at boot (init.c:42)');
+    expect(e.log.split('\n')[1]).toBe('Additional error information can be found at gpa page: 0x8000000008000');
   });
 
   it('should not stop on a fatal error from a VMM without the plugin: the guest gets SUBFUNC_UNSUPPORTED', () => {

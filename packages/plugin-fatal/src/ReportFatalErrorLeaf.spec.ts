@@ -1,11 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { Container } from 'inversify';
 import {
-  ExitBuffer, LEAF_PLUGIN, LeafDispatcher, LeafRegistry, VcpuEmulation, type ExitShape, type UserExitContext, type VmmEvent,
+  ExitBuffer, LEAF_PLUGIN, LeafDispatcher, LeafRegistry, VcpuEmulation, type ExitShape, type SharedMemory, type UserExitContext, type VmmEvent,
 } from '@seamkit/core';
+import { TestMemory } from '@seamkit/core/testing';
 import { R10, R12, RegisterFile } from '@seamkit/seam-cpu';
 import { fatalModule } from './fatalModule.js';
-import { ReportFatalErrorLeaf } from './ReportFatalErrorLeaf.js';
+import { ReportFatalErrorLeaf, type TdxGuestPanicEvent } from './ReportFatalErrorLeaf.js';
 
 const SYSTEM_EVENT_SHAPE: ExitShape = { reason: 24, name: 'KVM_EXIT_SYSTEM_EVENT', headerEnd: 36, keyOffset: 32, keySize: 4 };
 
@@ -77,7 +78,7 @@ describe(ReportFatalErrorLeaf, () => {
   });
 
   describe('userspace half', () => {
-    function exit(errorCode: bigint, message: string, gpa?: bigint): { ctx: UserExitContext; events: VmmEvent[]; leaf: ReportFatalErrorLeaf } {
+    function exit(errorCode: bigint, message: string, gpa?: bigint, memory: SharedMemory = { read: () => undefined, write: () => undefined, contains: () => false }): { ctx: UserExitContext; events: VmmEvent[]; leaf: ReportFatalErrorLeaf } {
       const { regs, run, d, leaf, registry } = bed();
       regs.clear();
       regs.set(0, 77n);
@@ -91,7 +92,7 @@ describe(ReportFatalErrorLeaf, () => {
       [14, 15, 3, 7, 6, 8, 9, 2].forEach((reg, i) => regs.set(reg, v.getBigUint64(8 * i, true)));
       d.dispatch();
       const events: VmmEvent[] = [];
-      const ctx: UserExitContext = { run, vcpuIndex: 1, memory: { read: () => undefined, write: () => undefined, contains: () => false }, emit: (e) => events.push(e), registry };
+      const ctx: UserExitContext = { run, vcpuIndex: 1, memory, emit: (e) => events.push(e), registry };
       return { ctx, events, leaf };
     }
 
@@ -99,7 +100,7 @@ describe(ReportFatalErrorLeaf, () => {
       const { ctx, events, leaf } = exit(0x0001_0000n, 'Kernel panic - not syncing: VFS');
       expect(leaf.user(ctx)).toBe(VcpuEmulation.STOPPED);
       expect(events).toEqual([{
-        type: 'guest-panic', vcpuIndex: 1, errorCode: 0x10000, message: 'Kernel panic - not syncing: VFS',
+        type: 'guest-panic', vcpuIndex: 1, errorCode: 0x10000, rawErrorCode: 0x10000n, message: 'Kernel panic - not syncing: VFS',
         log: 'TDX guest reports fatal error. error code: 0x10000 error message:"Kernel panic - not syncing: VFS"',
       }]);
     });
@@ -112,6 +113,45 @@ describe(ReportFatalErrorLeaf, () => {
         'TDX guest reports fatal error. error code: 0x20000 error message:"more at gpa"\n' +
         'Additional error information can be found at gpa page: 0x5000',
       );
+    });
+
+    describe('with an extra-information GPA (R12 bit 63)', () => {
+      const page = (text: string, at = 0x5000): TestMemory => {
+        const m = new TestMemory(0x10000);
+        m.bytes.set(Buffer.from(text, 'latin1'), at);
+        return m;
+      };
+
+      it('should read the page from shared memory up to the NUL, stripping the shared bit, and keep QEMU\'s log', () => {
+        const memory = page('DIMM 3: uncorrectable ECC error\0garbage');
+        const { ctx, events, leaf } = exit((1n << 63n) | 0x30000n, 'mce', (1n << 47n) | 0x5000n, memory);
+        leaf.user(ctx);
+        const e = events[0] as TdxGuestPanicEvent;
+        expect(Buffer.from(e.info!).toString('latin1')).toBe('DIMM 3: uncorrectable ECC error');
+        expect(e.gpa).toBe(2 ** 47 + 0x5000); // the GPA as the guest gave it, as QEMU prints it
+        expect(e.log).toBe('TDX guest reports fatal error. error code: 0x30000 error message:"mce"\nAdditional error information can be found at gpa page: 0x800000005000');
+      });
+
+      it('should accept a GPA without the shared bit, and read from the GPA to the end of its page at most', () => {
+        const memory = page('x'.repeat(0x1000));
+        const { ctx, events, leaf } = exit((1n << 63n), 'm', 0x5f00n, memory);
+        leaf.user(ctx);
+        expect((events[0] as TdxGuestPanicEvent).info).toHaveLength(0x100);
+      });
+
+      it('should have no info (and read nothing) for a GPA outside guest memory', () => {
+        const { ctx, events, leaf } = exit((1n << 63n), 'm', (1n << 47n) | 0x7000_0000n, new TestMemory(0x10000));
+        expect(leaf.user(ctx)).toBe(VcpuEmulation.STOPPED);
+        expect(events[0]).toMatchObject({ gpa: 2 ** 47 + 0x7000_0000 });
+        expect('info' in events[0]!).toBe(false);
+      });
+
+      it('should have no info without bit 63, whatever R13 holds', () => {
+        const { ctx, events, leaf } = exit(0x10000n, 'm', 0x5000n, page('ignored'));
+        leaf.user(ctx);
+        expect('info' in events[0]!).toBe(false);
+        expect('gpa' in events[0]!).toBe(false);
+      });
     });
 
     it('should stop without panic information for an invalid error code (low 16 bits set)', () => {

@@ -6,4 +6,5 @@
 export { decodeFatalError, FATAL_GPA_VALID, FATAL_MESSAGE_SLOTS } from './decodeFatalError.js';
 export type { FatalError } from './decodeFatalError.js';
 export { fatalModule } from './fatalModule.js';
-export { ReportFatalErrorLeaf } from './ReportFatalErrorLeaf.js';
+export { readFatalInfoPage, ReportFatalErrorLeaf } from './ReportFatalErrorLeaf.js';
+export type { TdxGuestPanicEvent } from './ReportFatalErrorLeaf.js';

@@ -9,6 +9,8 @@ import { quoteModule } from './quoteModule.js';
 import { QUOTE_SERVICE, type QuoteService } from './QuoteService.js';
 
 const BUF = 0x6000;
+/** The shared memory the guests use (the VMM converts it before they run; all RAM starts private). */
+const SHARED = [[BUF, 0x4000]] as const;
 
 /** The guest side of GetQuote as the Linux tdx-guest driver does it: header, then the request. */
 function* requestQuote(cpu: GuestCpu, size = 0x2000): Generator<number, bigint, void> {
@@ -34,6 +36,7 @@ describe('GetQuote end to end', () => {
     });
     const seen: bigint[] = [];
     const td = vmm.createTd({
+      sharedMemory: SHARED,
       gpaw: 52,
       memoryBytes: 1 << 20,
       guest: fromGenerator(function* (cpu) {
@@ -69,6 +72,7 @@ describe('GetQuote end to end', () => {
     const vmm = createVmm({ modules: [kvmModule(), quoteModule, withService({ getQuote: () => Promise.reject(new Error('QGS')) })] });
     const seen: bigint[] = [];
     const td = vmm.createTd({
+      sharedMemory: SHARED,
       guest: fromGenerator(function* (cpu) {
         seen.push(yield* requestQuote(cpu));
         seen.push(cpu.mem.readU64(cpu.mem.sharedBit + BUF + 8));
@@ -85,6 +89,7 @@ describe('GetQuote end to end', () => {
     const vmm = createVmm({ modules: [kvmModule(), quoteModule] });
     const seen: bigint[] = [];
     const td = vmm.createTd({
+      sharedMemory: SHARED,
       guest: fromGenerator(function* (cpu) {
         const buf = cpu.mem.sharedBit + BUF;
         seen.push(yield* requestQuote(cpu, 0));

@@ -4,9 +4,11 @@ import {
   ExitBuffer, LeafDispatcher, LeafRegistry, VcpuEmulation, type ExitShape, type SharedMemory, type UserExitContext,
 } from '@seamkit/core';
 import { R10, R12, R13, RegisterFile } from '@seamkit/seam-cpu';
+import { quoteError } from './errors.js';
+import { EventNotifier, type KvmMsi, type MsiInjector } from './EventNotifier.js';
 import { GetQuoteLeaf } from './GetQuoteLeaf.js';
 import { quoteModule } from './quoteModule.js';
-import { QUOTE_SERVICE, type QuoteService } from './QuoteService.js';
+import { QUOTE_SERVICE, type QuoteRequestOptions, type QuoteService } from './QuoteService.js';
 
 // Reference values (kvm-tdx-abi.md 1.1, 1.6, 3).
 const SUCCESS = 0n;
@@ -55,9 +57,11 @@ class Memory implements SharedMemory {
 
 /** A quote service under test control: each request waits until the test settles it. */
 class ControlledService implements QuoteService {
-  readonly requests: { report: Uint8Array; signal: AbortSignal; resolve: (q: Uint8Array) => void; reject: (e: Error) => void }[] = [];
-  getQuote(report: Uint8Array, signal: AbortSignal): Promise<Uint8Array> {
-    return new Promise((resolve, reject) => this.requests.push({ report: report.slice(), signal, resolve, reject }));
+  readonly requests: {
+    report: Uint8Array; signal: AbortSignal; options: QuoteRequestOptions | undefined; resolve: (q: Uint8Array) => void; reject: (e: Error) => void;
+  }[] = [];
+  getQuote(report: Uint8Array, signal: AbortSignal, options?: QuoteRequestOptions): Promise<Uint8Array> {
+    return new Promise((resolve, reject) => this.requests.push({ report: report.slice(), signal, options, resolve, reject }));
   }
 }
 
@@ -240,9 +244,11 @@ describe(GetQuoteLeaf, () => {
         expect(mem.outLen(0x4000)).toBe(700);
         expect(mem.status(0x4000)).toBe(SUCCESS);
         expect(leaf.inFlight).toBe(0);
-        expect(service.requests[0]!.signal.aborted).toBe(false);
-        // The status word is written last, so a polling guest never sees SUCCESS before the quote.
-        expect(mem.writes.map((w) => w.gpa)).toEqual([0x4000 + 24, 0x4000 + 20, 0x4000 + 8]);
+        expect(service.requests[0]!.options).toEqual({ capacity: 0x2000 - 24 });
+        // The quote, then the header as QEMU read it with out_len set, the status word last, so a
+        // polling guest never sees SUCCESS before the quote and out_len.
+        expect(mem.writes.map((w) => [w.gpa, w.bytes.length])).toEqual([[0x4000 + 24, 700], [0x4000 + 16, 8], [0x4000, 8], [0x4000 + 8, 8]]);
+        expect(mem.view.getUint32(0x4000 + 16, true)).toBe(1024); // in_len as the guest wrote it
       });
 
       it('should accept a quote that exactly fills the buffer after the header', async () => {
@@ -273,7 +279,7 @@ describe(GetQuoteLeaf, () => {
         expect(mem.status(0x1000)).toBe(STATUS_ERROR);
         expect(mem.outLen(0x1000)).toBe(0);
         expect(mem.bytes.slice(0x1000 + 24, 0x2000)).toEqual(payload);
-        expect(mem.writes.map((w) => w.gpa)).toEqual([0x1000 + 8]);
+        expect(mem.writes.map((w) => w.gpa)).toEqual([0x1000 + 16, 0x1000, 0x1000 + 8]); // header only, status last
         expect(leaf.inFlight).toBe(0);
       });
 
@@ -369,6 +375,188 @@ describe(GetQuoteLeaf, () => {
         await leaf.drain();
         expect(mem.status(0x1000)).toBe(SUCCESS);
       });
+    });
+  });
+
+  describe('QEMU details', () => {
+    it('should count the 16-request limit per TD (QEMU keeps it in the TdxGuest): a second TD still gets 16', async () => {
+      const service = new ControlledService();
+      const leaf = new GetQuoteLeaf(service);
+      const a = new Memory();
+      const b = new Memory();
+      const ctxA = userCtx(a);
+      const ctxB = userCtx(b);
+      for (let i = 0; i < 17; i++) {
+        a.header(0x1000 * (i + 1), { inLen: 16 });
+        b.header(0x1000 * (i + 1), { inLen: 16 });
+      }
+      const retsA = Array.from({ length: 17 }, (_, i) => userspace(leaf, ctxA, BigInt(0x1000 * (i + 1)), 0x1000n));
+      const retsB = Array.from({ length: 17 }, (_, i) => userspace(leaf, ctxB, BigInt(0x1000 * (i + 1)), 0x1000n));
+      expect(retsA).toEqual([...Array(16).fill(SUCCESS), RETRY]);
+      expect(retsB).toEqual([...Array(16).fill(SUCCESS), RETRY]);
+      expect([leaf.inFlightFor(a), leaf.inFlightFor(b), leaf.inFlight]).toEqual([16, 16, 32]);
+      for (const r of service.requests) r.resolve(Uint8Array.of(1));
+      await leaf.drain();
+      expect([leaf.inFlightFor(a), leaf.inFlightFor(b), leaf.inFlight]).toEqual([0, 0, 0]);
+    });
+
+    it('should check RETRY before reading the request, and the missing service before RETRY (QEMU order)', () => {
+      const service = new ControlledService();
+      const leaf = new GetQuoteLeaf(service);
+      const mem = new Memory();
+      const ctx = userCtx(mem);
+      for (let i = 0; i < 16; i++) {
+        mem.header(0x1000 * (i + 1), { inLen: 8 });
+        userspace(leaf, ctx, BigInt(0x1000 * (i + 1)), 0x1000n);
+      }
+      // A request whose in_len bytes lie outside memory: RETRY comes first while 16 are in flight.
+      const last = mem.bytes.length - 0x1000;
+      mem.header(last, { inLen: 0x1000 });
+      expect(userspace(leaf, ctx, BigInt(last), 0x2000n)).toBe(RETRY);
+      // Without a service the same buffer gets SERVICE_UNAVAILABLE: that check comes before RETRY
+      // and before the request is read.
+      expect(userspace(new GetQuoteLeaf(), ctx, BigInt(last), 0x2000n)).toBe(SUCCESS);
+      expect(mem.status(last)).toBe(STATUS_UNAVAILABLE);
+    });
+
+    it('should need only the 24-byte header in memory to accept a request, then in_len bytes at gpa + 24', async () => {
+      const service = new ControlledService();
+      const leaf = new GetQuoteLeaf(service);
+      const mem = new Memory();
+      const ctx = userCtx(mem);
+      const last = mem.bytes.length - 0x1000; // the buffer claims 8 KiB, memory ends 4 KiB in
+      mem.header(last, { inLen: 0x1000 });
+      expect(userspace(leaf, ctx, BigInt(last), 0x2000n)).toBe(INVALID_OPERAND); // request bytes not in memory
+      expect(mem.writes).toEqual([]);
+      expect(leaf.inFlight).toBe(0); // QEMU leaks its counter here; the model does not
+
+      mem.header(last, { inLen: 64 });
+      expect(userspace(leaf, ctx, BigInt(last), 0x2000n)).toBe(SUCCESS);
+      expect(mem.status(last)).toBe(STATUS_IN_FLIGHT);
+      // A quote that fits the 8 KiB buffer but not guest memory: QEMU's write fails, so out_len
+      // stays as it was and the status is still SUCCESS. Nothing is written outside memory.
+      service.requests[0]!.resolve(new Uint8Array(0x1000 + 100).fill(7));
+      await leaf.drain();
+      expect(mem.status(last)).toBe(SUCCESS);
+      expect(mem.outLen(last)).toBe(0);
+      expect(mem.writes.every((w) => w.gpa + w.bytes.length <= mem.bytes.length)).toBe(true);
+    });
+
+    it('should write back the header QEMU read at request time (the guest\'s later edits are overwritten)', async () => {
+      const service = new ControlledService();
+      const leaf = new GetQuoteLeaf(service);
+      const mem = new Memory();
+      mem.header(0x1000, { inLen: 100 });
+      userspace(leaf, userCtx(mem), 0x1000n, 0x1000n);
+      mem.view.setBigUint64(0x1000, 9n, true);
+      mem.view.setUint32(0x1000 + 16, 5, true);
+      service.requests[0]!.resolve(Uint8Array.of(1, 2, 3));
+      await leaf.drain();
+      expect([mem.view.getBigUint64(0x1000, true), mem.view.getUint32(0x1000 + 16, true), mem.outLen(0x1000), mem.status(0x1000)]).toEqual([1n, 100, 3, SUCCESS]);
+    });
+
+    it('should write status SERVICE_UNAVAILABLE when the service cannot be reached (QEMU: connect failed)', async () => {
+      const mem = new Memory();
+      mem.header(0x1000);
+      const leaf = new GetQuoteLeaf({ getQuote: () => Promise.reject(quoteError('SEAMKIT_ERR_QGS_UNAVAILABLE', ['/nowhere', 'ENOENT'])) });
+      expect(userspace(leaf, userCtx(mem), 0x1000n, 0x1000n)).toBe(SUCCESS);
+      expect(mem.status(0x1000)).toBe(STATUS_IN_FLIGHT);
+      await leaf.drain();
+      expect(mem.status(0x1000)).toBe(STATUS_UNAVAILABLE);
+      expect(mem.outLen(0x1000)).toBe(0);
+    });
+
+    it('should write status ERROR when the service resolves with something that is not bytes', async () => {
+      const mem = new Memory();
+      mem.header(0x1000);
+      const leaf = new GetQuoteLeaf({ getQuote: () => Promise.resolve('quote' as unknown as Uint8Array) });
+      userspace(leaf, userCtx(mem), 0x1000n, 0x1000n);
+      await leaf.drain();
+      expect(mem.status(0x1000)).toBe(STATUS_ERROR);
+    });
+  });
+
+  describe('notification (SetupEventNotifyInterrupt)', () => {
+    class Injector implements MsiInjector {
+      readonly msis: { td: SharedMemory; msi: KvmMsi; status: bigint }[] = [];
+      fail = false;
+      signalMsi(td: SharedMemory, msi: KvmMsi): void {
+        if (this.fail) throw new Error('KVM_SIGNAL_MSI failed');
+        this.msis.push({ td, msi, status: (td as Memory).status(0x1000) });
+      }
+    }
+
+    it.each([
+      ['SUCCESS', (r: ControlledService['requests'][number]) => r.resolve(Uint8Array.of(5)), SUCCESS],
+      ['ERROR', (r: ControlledService['requests'][number]) => r.reject(new Error('x')), STATUS_ERROR],
+    ])('should inject the TD\'s vector as a fixed MSI to the registered APIC ID after writing status %s', async (_what, settle, final) => {
+      const injector = new Injector();
+      const notifier = new EventNotifier(injector);
+      const service = new ControlledService();
+      const leaf = new GetQuoteLeaf(service, notifier);
+      const mem = new Memory();
+      notifier.register(mem, 0x51, 3);
+      mem.header(0x1000);
+      userspace(leaf, userCtx(mem), 0x1000n, 0x1000n);
+      expect(injector.msis).toEqual([]);
+      settle(service.requests[0]!);
+      await leaf.drain();
+      expect(injector.msis).toEqual([{ td: mem, msi: { addressLo: 3 << 12, addressHi: 0, data: 0x51, flags: 0, devid: 0 }, status: final }]);
+      expect(notifier.injected).toBe(1);
+    });
+
+    it('should inject nothing for a TD that registered no vector, and only into the TD that did', async () => {
+      const injector = new Injector();
+      const notifier = new EventNotifier(injector);
+      const service = new ControlledService();
+      const leaf = new GetQuoteLeaf(service, notifier);
+      const a = new Memory();
+      const b = new Memory();
+      notifier.register(b, 0x40, 0);
+      a.header(0x1000);
+      b.header(0x1000);
+      userspace(leaf, userCtx(a), 0x1000n, 0x1000n);
+      service.requests[0]!.resolve(Uint8Array.of(1));
+      await leaf.drain();
+      expect(injector.msis).toEqual([]);
+      userspace(leaf, userCtx(b), 0x1000n, 0x1000n);
+      service.requests[1]!.resolve(Uint8Array.of(1));
+      await leaf.drain();
+      expect(injector.msis.map((m) => m.td)).toEqual([b]);
+    });
+
+    it('should count a failed injection as lost and still complete the request (QEMU only logs it)', async () => {
+      const injector = new Injector();
+      injector.fail = true;
+      const notifier = new EventNotifier(injector);
+      const service = new ControlledService();
+      const leaf = new GetQuoteLeaf(service, notifier);
+      const mem = new Memory();
+      notifier.register(mem, 0x40, 0);
+      mem.header(0x1000);
+      userspace(leaf, userCtx(mem), 0x1000n, 0x1000n);
+      service.requests[0]!.resolve(Uint8Array.of(1));
+      await leaf.drain();
+      expect(mem.status(0x1000)).toBe(SUCCESS);
+      expect([notifier.injected, notifier.lost]).toEqual([0, 1]);
+    });
+
+    it('should notify on the 30 s timeout too', async () => {
+      vi.useFakeTimers();
+      try {
+        const injector = new Injector();
+        const notifier = new EventNotifier(injector);
+        const leaf = new GetQuoteLeaf(new ControlledService(), notifier);
+        const mem = new Memory();
+        notifier.register(mem, 0x80, 1);
+        mem.header(0x1000);
+        userspace(leaf, userCtx(mem), 0x1000n, 0x1000n);
+        await vi.advanceTimersByTimeAsync(30_000);
+        await leaf.drain();
+        expect(injector.msis.map((m) => [m.msi.data, m.status])).toEqual([[0x80, STATUS_ERROR]]);
+      } finally {
+        vi.useRealTimers();
+      }
     });
   });
 

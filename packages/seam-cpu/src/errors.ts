@@ -13,9 +13,9 @@ export const CPU_ERRORS = {
   SEAMKIT_ERR_CPU_FAULT_GP: '#GP: %s',
   /** `SeamCpu.loadSeamModule` (or `TdxModule.install`) on a CPU that already has a SEAM module. */
   SEAMKIT_ERR_CPU_MODULE_LOADED: 'a SEAM module is already loaded on this CPU',
-  /** `SeamCpu.lp(index)` with an index that is not a logical processor of the CPU. */
   /** A CPU shape with no LPs, or more packages than LPs (a package would have no LP). */
   SEAMKIT_ERR_CPU_TOPOLOGY: 'a CPU needs at least one logical processor per package (got %s LPs, %s packages)',
+  /** `SeamCpu.lp(index)` with an index that is not a logical processor of the CPU. */
   SEAMKIT_ERR_CPU_BAD_LP: 'logical processor %s does not exist (the CPU has %s)',
   /**
    * Physical memory access outside the address space, a misaligned page address, a range crossing a

@@ -12,7 +12,7 @@ export { CPU_ERRORS, cpuError } from './errors.js';
 export type { CpuErrorCode } from './errors.js';
 export { EptViolation } from './EptViolation.js';
 export { fromGenerator } from './fromGenerator.js';
-export { GuestCpu } from './GuestCpu.js';
+export { GuestCpu, VirtualApic } from './GuestCpu.js';
 export { GuestMemory } from './GuestMemory.js';
 export { LogicalProcessor } from './LogicalProcessor.js';
 export { PhysicalMemory } from './PhysicalMemory.js';

@@ -79,6 +79,7 @@ export class LeafTestBed<P extends LeafPlugin = LeafPlugin> {
   readonly #user: UserExitContext;
   #bitmap = TDVMCALL_EXPOSE_REGS_MASK;
   #exitReason = 0;
+  #completion = 0;
 
   /**
    * @param plugin - the plugin class (built through DI) or an instance
@@ -172,15 +173,31 @@ export class LeafTestBed<P extends LeafPlugin = LeafPlugin> {
   }
 
   /**
-   * The next KVM_RUN: the completion runs.
-   * @returns what the guest sees (bitmap-selected GPRs)
+   * The next KVM_RUN: the completion runs. If it exits to userspace again (a completion returning
+   * LEAF_EXIT, e.g. the next MapGPA chunk), that exit is now outstanding: see {@link exitReason}
+   * and {@link exitFields}, reply, and call `complete()` again.
+   * @returns what the guest sees (bitmap-selected GPRs) so far
    * @throws SEAMKIT_ERR_TESTBED_NO_EXIT when no exit is outstanding
    */
   complete(): GuestView {
     if (this.#exitReason === 0) throw coreError('SEAMKIT_ERR_TESTBED_NO_EXIT', ['complete()']);
-    this.#exitReason = 0;
-    this.#dispatcher.complete();
+    const again = this.#dispatcher.complete();
+    this.#exitReason = again > 0 ? again : 0;
+    this.#completion = again;
     return this.#guestView();
+  }
+
+  /** KVM_EXIT_* reason of the outstanding exit, 0 when none (the guest was answered). */
+  get exitReason(): number {
+    return this.#exitReason;
+  }
+
+  /**
+   * What the last {@link complete} decided: 0 enter the guest, > 0 exit to userspace again,
+   * < 0 (-errno) KVM_RUN fails because the completion rejected userspace's reply.
+   */
+  get lastCompletion(): number {
+    return this.#completion;
   }
 
   #guestView(): GuestView {

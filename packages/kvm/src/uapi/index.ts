@@ -8,3 +8,4 @@ export * from './errno.js';
 export * from './exits.js';
 export * from './kvmRunLayout.js';
 export * from './tdx.js';
+export * from './x86.js';

@@ -8,7 +8,9 @@ import { KVM_RUN_EXIT_REASON, KVM_RUN_EXIT_UNION, KVM_RUN_EXIT_UNION_SIZE, KVM_R
 
 /**
  * Offsets and sizes copied by hand from ../shared/reference/kvm-tdx-abi.md (section 1.2, "measured
- * against <linux/kvm.h>"), not derived from the table under test.
+ * against <linux/kvm.h>"), not derived from the table under test. The msr member (`__u8 error;
+ * __u8 pad[7]; __u32 reason; __u32 index; __u64 data;`) is not in the reference; its offsets follow
+ * from that declaration at the union's start (32) and are checked against gcc below.
  */
 const REFERENCE: readonly [KvmRunMember, number, number][] = [
   ['exit_reason', 8, 4],
@@ -31,6 +33,10 @@ const REFERENCE: readonly [KvmRunMember, number, number][] = [
   ['system_event.type', 32, 4],
   ['system_event.ndata', 36, 4],
   ['system_event.data', 40, 128],
+  ['msr.error', 32, 1],
+  ['msr.reason', 40, 4],
+  ['msr.index', 44, 4],
+  ['msr.data', 48, 8],
   ['tdx.flags', 32, 8],
   ['tdx.nr', 40, 8],
   ['tdx.unknown.ret', 48, 8],

@@ -52,3 +52,10 @@ export const KVM_SUPPORTED_TDX_TD_ATTRS = 1n << 28n;
 
 /** GetTdVmCallInfo leaf 1 R11 bit 1: SetupEventNotifyInterrupt. */
 export const TDVMCALLINFO_SETUP_EVENT_NOTIFY_INTERRUPT = 1 << 1;
+
+/** KVM_MEMORY_ATTRIBUTE_PRIVATE (bit 3): the memory attribute of guest_memfd-backed private memory. */
+export const KVM_MEMORY_ATTRIBUTE_PRIVATE = 1 << 3;
+/** KVM_MEMORY_EXIT_FLAG_PRIVATE (memory_fault.flags bit 3): the faulting access was private. */
+export const KVM_MEMORY_EXIT_FLAG_PRIVATE = 1 << 3;
+/** TDX_MAP_GPA_MAX_LEN: KVM forwards a MapGPA to userspace in chunks of at most 2 MiB. */
+export const TDX_MAP_GPA_MAX_LEN = 2 * 2 ** 20;

@@ -87,3 +87,17 @@ export const SEPT_PENDING_BLOCKED = 3;
 export const SEPT_MAPPED = 4;
 /** SEPT non-leaf entry NL_MAPPED. */
 export const SEPT_NL_MAPPED = 0x84;
+/** SEPT entry REMOVED (import only; never produced by this module). */
+export const SEPT_REMOVED = 5;
+/** SEPT non-leaf entry NL_BLOCKED (TDH.MEM.RANGE.BLOCK on a non-leaf entry). */
+export const SEPT_NL_BLOCKED = 0x81;
+
+/** Extended exit qualification type NONE (bits 3:0 of RDX on an EPT-violation TD exit). */
+export const EXT_EXIT_QUAL_TYPE_NONE = 0;
+/** Extended exit qualification type ACCEPT: TDG.MEM.PAGE.ACCEPT hit a non-acceptable entry. */
+export const EXT_EXIT_QUAL_TYPE_ACCEPT = 1;
+/**
+ * Extended exit qualification type PENDING_EPT_VIOLATION: the guest touched a PENDING page of a
+ * TD with PENDING_VE_DISABLE (ATTRIBUTES.SEPT_VE_DISABLE). Linux: TDX_EXT_EXIT_QUAL_TYPE_PENDING_EPT_VIOLATION.
+ */
+export const EXT_EXIT_QUAL_TYPE_PENDING_EPT_VIOLATION = 6;

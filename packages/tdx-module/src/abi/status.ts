@@ -101,6 +101,18 @@ export const TDX_EPT_ENTRY_FREE = 0xc0000b0100000000n;
 export const TDX_EPT_ENTRY_NOT_FREE = 0xc0000b0200000000n;
 /** TDX_METADATA_FIELD_ID_INCORRECT */
 export const TDX_METADATA_FIELD_ID_INCORRECT = 0xc0000c0000000000n;
+/** TDX_METADATA_FIELD_NOT_WRITABLE */
+export const TDX_METADATA_FIELD_NOT_WRITABLE = 0xc0000c0100000000n;
+/** TDX_METADATA_FIELD_NOT_READABLE */
+export const TDX_METADATA_FIELD_NOT_READABLE = 0xc0000c0200000000n;
+/** TDX_METADATA_FIELD_VALUE_NOT_VALID */
+export const TDX_METADATA_FIELD_VALUE_NOT_VALID = 0xc0000c0300000000n;
+/** TDX_METADATA_FIRST_FIELD_ID_IN_CONTEXT (success class: a null field id returns the first id in RDX) */
+export const TDX_METADATA_FIRST_FIELD_ID_IN_CONTEXT = 0x00000c0b00000000n;
+/** TDX_INVALID_CPUSVN (TDG.MR.VERIFYREPORT) */
+export const TDX_INVALID_CPUSVN = 0xc000100000000000n;
+/** TDX_INVALID_REPORTMACSTRUCT (TDG.MR.VERIFYREPORT: MAC mismatch) */
+export const TDX_INVALID_REPORTMACSTRUCT = 0xc000100100000000n;
 
 /** TDX_SW_ERROR: Linux software error class 0xFF (never produced by the module). */
 export const TDX_SW_ERROR = 0x8000ff0000000000n;
@@ -152,3 +164,44 @@ export const TDX_OPERAND_ID_SYS = 184n;
 export const TDX_OPERAND_ID_TDMR = 185n;
 /** Operand id of the key ownership table. */
 export const TDX_OPERAND_ID_KOT = 186n;
+/** Operand id of the RTMRs. */
+export const TDX_OPERAND_ID_RTMR = 168n;
+/** Operand id of a metadata field. */
+export const TDX_OPERAND_ID_METADATA_FIELD = 176n;
+
+// Secure-EPT runtime, TLB tracking and TD teardown (TDX module 1.5.01 tdx_error_codes_defs.h).
+
+/** TDX_PREVIOUS_TLB_EPOCH_BUSY (TDH.MEM.TRACK while a vCPU still runs in the previous TD epoch) */
+export const TDX_PREVIOUS_TLB_EPOCH_BUSY = 0x8000020100000000n;
+/** TDX_WBCACHE_NOT_COMPLETE (TDH.MNG.KEY.FREEID before TDH.PHYMEM.CACHE.WB ran on every package) */
+export const TDX_WBCACHE_NOT_COMPLETE = 0x8000081700000000n;
+/** TDX_NO_HKID_READY_TO_WBCACHE (a warning: TDH.PHYMEM.CACHE.WB found no HKID in HKID_FLUSHED) */
+export const TDX_NO_HKID_READY_TO_WBCACHE = 0x0000082100000000n;
+/** TDX_WBCACHE_RESUME_ERROR (TDH.PHYMEM.CACHE.WB resume with no interrupted session) */
+export const TDX_WBCACHE_RESUME_ERROR = 0xc000082300000000n;
+/** TDX_EPT_ENTRY_NOT_PRESENT */
+export const TDX_EPT_ENTRY_NOT_PRESENT = 0xc0000b0300000000n;
+/** TDX_EPT_ENTRY_NOT_LEAF */
+export const TDX_EPT_ENTRY_NOT_LEAF = 0xc0000b0400000000n;
+/** TDX_EPT_ENTRY_LEAF */
+export const TDX_EPT_ENTRY_LEAF = 0xc0000b0500000000n;
+/** TDX_GPA_RANGE_NOT_BLOCKED (removal in a running TD without TDH.MEM.RANGE.BLOCK first) */
+export const TDX_GPA_RANGE_NOT_BLOCKED = 0xc0000b0600000000n;
+/** TDX_GPA_RANGE_ALREADY_BLOCKED (a warning: TDH.MEM.RANGE.BLOCK on a blocked entry) */
+export const TDX_GPA_RANGE_ALREADY_BLOCKED = 0x00000b0700000000n;
+/** TDX_TLB_TRACKING_NOT_DONE (no TDH.MEM.TRACK since the entry was blocked) */
+export const TDX_TLB_TRACKING_NOT_DONE = 0xc0000b0800000000n;
+/** TDX_PAGE_ALREADY_ACCEPTED (a warning of TDG.MEM.PAGE.ACCEPT; operand = the level of the mapping) */
+export const TDX_PAGE_ALREADY_ACCEPTED = 0x00000b0a00000000n;
+/** TDX_PAGE_SIZE_MISMATCH (TDG.MEM.PAGE.ACCEPT; operand = the level of the mapping) */
+export const TDX_PAGE_SIZE_MISMATCH = 0xc0000b0b00000000n;
+/** TDX_GPA_RANGE_BLOCKED */
+export const TDX_GPA_RANGE_BLOCKED = 0xc0000b0c00000000n;
+/** TDX_EPT_ENTRY_STATE_INCORRECT (the leaf is not allowed in the SEPT entry's state) */
+export const TDX_EPT_ENTRY_STATE_INCORRECT = 0xc0000b0d00000000n;
+/** TDX_EPT_PAGE_NOT_FREE (TDH.MEM.SEPT.REMOVE of a SEPT page that still has entries) */
+export const TDX_EPT_PAGE_NOT_FREE = 0xc0000b0e00000000n;
+/** Operand id of the TD epoch (TDCS.TD_EPOCH). */
+export const TDX_OPERAND_ID_TD_EPOCH = 169n;
+/** Operand id of the write-back cache table (TDH.PHYMEM.CACHE.WB). */
+export const TDX_OPERAND_ID_WBCACHE = 188n;

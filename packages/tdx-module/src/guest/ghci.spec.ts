@@ -228,7 +228,7 @@ describe('guest GHCI library', () => {
   });
 
   describe('tdgVpInfo', () => {
-    it('should issue TDCALL leaf 1 and decode RCX, RDX, R8, R9', () => {
+    it('should issue TDCALL leaf 1 and decode RCX, RDX, R8, R9 and R10 bit 0 (TDG.SYS.RD available)', () => {
       const cpu = guestCpu();
       const d = drive(cpu, ghci.tdgVpInfo(cpu), (r) => {
         r.set(RAX, 0n);
@@ -236,9 +236,10 @@ describe('guest GHCI library', () => {
         r.set(RDX, 1n << 28n);
         r.setHalves(R8, 3, 8);
         r.set(R9, 2n);
+        r.set(R10, 1n);
       });
       expect(d.atCall.rax).toBe(1n);
-      expect(d.result).toEqual({ status: 0n, gpaw: 52, attributes: 1n << 28n, numVcpus: 3, maxVcpus: 8, vcpuIndex: 2 });
+      expect(d.result).toEqual({ status: 0n, gpaw: 52, attributes: 1n << 28n, numVcpus: 3, maxVcpus: 8, vcpuIndex: 2, sysRdAvailable: true });
     });
   });
 

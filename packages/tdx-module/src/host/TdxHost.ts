@@ -122,6 +122,128 @@ export class TdxHost {
     return this.#callRet(lp, L.TDH_MR_EXTEND, BigInt(gpa), BigInt(tdr));
   }
 
+  /**
+   * TDH.SYS.INFO (32): writes TDSYSINFO_STRUCT (`size` bytes available) at `infoPa` and the
+   * CMR_INFO array (`cmrEntries` entries) at `cmrPa`; returns RDX = bytes written, R9 = #CMR entries.
+   */
+  tdhSysInfo(lp: LogicalProcessor, infoPa: number, size: number, cmrPa: number, cmrEntries: number): SeamcallResult {
+    return this.#callRet(lp, L.TDH_SYS_INFO, BigInt(infoPa), BigInt(size), BigInt(cmrPa), BigInt(cmrEntries));
+  }
+
+  /** TDH.SYS.RD (34), as Linux's `read_sys_metadata_field`: R8 = value, RDX = next field id. */
+  tdhSysRd(lp: LogicalProcessor, fieldId: bigint): SeamcallResult {
+    return this.#callRet(lp, L.TDH_SYS_RD, 0n, fieldId);
+  }
+
+  /** TDH.SYS.LP.SHUTDOWN (44). */
+  tdhSysLpShutdown(lp: LogicalProcessor): bigint {
+    return this.#call(lp, L.TDH_SYS_LP_SHUTDOWN);
+  }
+
+  /** TDH.SYS.SHUTDOWN (52): RCX = handoff version (MODULE_HV). */
+  tdhSysShutdown(lp: LogicalProcessor, handoffVersion = 0n): bigint {
+    return this.#call(lp, L.TDH_SYS_SHUTDOWN, handoffVersion);
+  }
+
+  /** TDH.MNG.RD (11), version 0 or 1: R8 = value; version 1 also RDX = next field id. */
+  tdhMngRd(lp: LogicalProcessor, tdr: number, fieldId: bigint, version = 0): SeamcallResult {
+    return this.#callRet(lp, L.TDH_MNG_RD | (version << L.LEAF_VERSION_SHIFT), BigInt(tdr), fieldId);
+  }
+
+  /** TDH.MNG.WR (13): writes `value` under `mask`; R8 = old value. */
+  tdhMngWr(lp: LogicalProcessor, tdr: number, fieldId: bigint, value: bigint, mask: bigint): SeamcallResult {
+    return this.#callRet(lp, L.TDH_MNG_WR, BigInt(tdr), fieldId, value, mask);
+  }
+
+  /** TDH.VP.RD (26), version 0 or 1, as KVM's `tdh_vp_rd`: R8 = value; version 1 also RDX = next field id. */
+  tdhVpRd(lp: LogicalProcessor, tdvpr: number, fieldId: bigint, version = 0): SeamcallResult {
+    return this.#callRet(lp, L.TDH_VP_RD | (version << L.LEAF_VERSION_SHIFT), BigInt(tdvpr), fieldId);
+  }
+
+  /** TDH.VP.WR (43), as KVM's `tdh_vp_wr`: writes `value` under `mask`; R8 = old value. */
+  tdhVpWr(lp: LogicalProcessor, tdvpr: number, fieldId: bigint, value: bigint, mask: bigint): SeamcallResult {
+    return this.#callRet(lp, L.TDH_VP_WR, BigInt(tdvpr), fieldId, value, mask);
+  }
+
+  /**
+   * TDH.MEM.PAGE.AUG (6), as Linux's `tdh_mem_page_aug`: adds the PENDING private page `page` at
+   * `gpa` (`level` 0 = 4 KiB). On SEPT errors `rcx` = the SEPT entry, `rdx` = level | state << 8.
+   */
+  tdhMemPageAug(lp: LogicalProcessor, tdr: number, gpa: number, page: number, level = 0): SeamcallResult {
+    return this.#callRet(lp, L.TDH_MEM_PAGE_AUG, BigInt(gpa) | BigInt(level), BigInt(tdr), BigInt(page));
+  }
+
+  /** TDH.MEM.RANGE.BLOCK (7), as `tdh_mem_range_block`: blocks the SEPT entry at `level` covering `gpa`. */
+  tdhMemRangeBlock(lp: LogicalProcessor, tdr: number, gpa: number, level = 0): SeamcallResult {
+    return this.#callRet(lp, L.TDH_MEM_RANGE_BLOCK, BigInt(gpa) | BigInt(level), BigInt(tdr));
+  }
+
+  /** TDH.MEM.TRACK (38), as `tdh_mem_track`: advances the TD's TLB-tracking epoch. */
+  tdhMemTrack(lp: LogicalProcessor, tdr: number): bigint {
+    return this.#call(lp, L.TDH_MEM_TRACK, BigInt(tdr));
+  }
+
+  /** TDH.MEM.RANGE.UNBLOCK (39): unblocks the SEPT entry at `level` covering `gpa`. */
+  tdhMemRangeUnblock(lp: LogicalProcessor, tdr: number, gpa: number, level = 0): SeamcallResult {
+    return this.#callRet(lp, L.TDH_MEM_RANGE_UNBLOCK, BigInt(gpa) | BigInt(level), BigInt(tdr));
+  }
+
+  /**
+   * TDH.MEM.PAGE.REMOVE (29), as `tdh_mem_page_remove`: removes the private page at `gpa`; on
+   * success `rcx` = its HPA, on SEPT errors `rcx` / `rdx` = entry and level | state << 8.
+   */
+  tdhMemPageRemove(lp: LogicalProcessor, tdr: number, gpa: number, level = 0): SeamcallResult {
+    return this.#callRet(lp, L.TDH_MEM_PAGE_REMOVE, BigInt(gpa) | BigInt(level), BigInt(tdr));
+  }
+
+  /**
+   * TDH.MEM.SEPT.REMOVE (30), version 0: removes the SEPT page that the level-`level` entry
+   * covering `gpa` points to; on success `rcx` = its HPA.
+   */
+  tdhMemSeptRemove(lp: LogicalProcessor, tdr: number, gpa: number, level: number): SeamcallResult {
+    return this.#callRet(lp, L.TDH_MEM_SEPT_REMOVE, BigInt(gpa) | BigInt(level), BigInt(tdr));
+  }
+
+  /** TDH.VP.FLUSH (18), as `tdh_vp_flush`: on the LP the vCPU is associated with. */
+  tdhVpFlush(lp: LogicalProcessor, tdvpr: number): bigint {
+    return this.#call(lp, L.TDH_VP_FLUSH, BigInt(tdvpr));
+  }
+
+  /** TDH.MNG.VPFLUSHDONE (19), as `tdh_mng_vpflushdone`. */
+  tdhMngVpflushdone(lp: LogicalProcessor, tdr: number): bigint {
+    return this.#call(lp, L.TDH_MNG_VPFLUSHDONE, BigInt(tdr));
+  }
+
+  /**
+   * TDH.PHYMEM.CACHE.WB (40), as `tdh_phymem_cache_wb`: on one LP of each package; `resume`
+   * continues a session that returned TDX_INTERRUPTED_RESUMABLE (RCX = 1, else 0).
+   */
+  tdhPhymemCacheWb(lp: LogicalProcessor, resume = false): bigint {
+    return this.#call(lp, L.TDH_PHYMEM_CACHE_WB, resume ? 1n : 0n);
+  }
+
+  /** TDH.MNG.KEY.FREEID (20), as `tdh_mng_key_freeid`. */
+  tdhMngKeyFreeid(lp: LogicalProcessor, tdr: number): bigint {
+    return this.#call(lp, L.TDH_MNG_KEY_FREEID, BigInt(tdr));
+  }
+
+  /**
+   * TDH.PHYMEM.PAGE.RECLAIM (28), as `tdh_phymem_page_reclaim`: `rcx` = page type, `rdx` = owner
+   * TDR, `r8` = page size.
+   */
+  tdhPhymemPageReclaim(lp: LogicalProcessor, page: number): SeamcallResult {
+    return this.#callRet(lp, L.TDH_PHYMEM_PAGE_RECLAIM, BigInt(page));
+  }
+
+  /**
+   * TDH.PHYMEM.PAGE.WBINVD (41): `keyedPage` is the page's HPA with the key id in its high bits
+   * (Linux `tdh_phymem_page_wbinvd_tdr` / `_hkid` build it with `mk_keyed_paddr`; see
+   * `TdxModule.keyedPa`).
+   */
+  tdhPhymemPageWbinvd(lp: LogicalProcessor, keyedPage: bigint): bigint {
+    return this.#call(lp, L.TDH_PHYMEM_PAGE_WBINVD, keyedPage);
+  }
+
   /** TDH.MR.FINALIZE (17). */
   tdhMrFinalize(lp: LogicalProcessor, tdr: number): bigint {
     return this.#call(lp, L.TDH_MR_FINALIZE, BigInt(tdr));

@@ -44,6 +44,11 @@ export class Td {
   debug = false;
   /** vCPUs currently associated with an LP. */
   numAssocVcpus = 0;
+  /**
+   * TDCS.TD_EPOCH: TLB-tracking epoch, advanced by TDH.MEM.TRACK. An entry blocked in epoch E is
+   * TLB-tracked once TD_EPOCH > E (no vCPU can still run in epoch E in this synchronous model).
+   */
+  tdEpoch = 1;
   /** MRCONFIGID, MROWNER, MROWNERCONFIG (48 bytes each). */
   readonly mrConfigId = new Uint8Array(48);
   /** MROWNER. */
@@ -62,6 +67,13 @@ export class Td {
   memory: GuestMemory | undefined;
   /** The guest program that stands in for the TD image (see TdxModule.bindGuestProgram). */
   program: GuestProgram | undefined;
+  /** TDCS.NOTIFY_ENABLES (a Linux guest clears it at boot with TDG.VM.WR). */
+  notifyEnables = 0n;
+  /**
+   * TDCS.TD_CTLS once the guest has written it with TDG.VM.WR; undefined means the initial value
+   * (PENDING_VE_DISABLE = ATTRIBUTES.SEPT_VE_DISABLE).
+   */
+  tdCtls: bigint | undefined = undefined;
 
   /**
    * @param tdrPa - TDR page address

@@ -2,6 +2,22 @@ import { GuestCpu, RegisterFile, type GuestCode, type GuestMemory } from '@seamk
 import { LAST_EXIT_ASYNC_FAULT, VCPU_UNINITIALIZED } from '../abi/states.js';
 import type { Td } from './Td.js';
 
+/** TDVPS.VE_INFO: the virtualization-exception information of the last #VE. */
+export interface VeInfo {
+  /** VALID: set when a #VE was delivered; cleared by TDG.VP.VEINFO.GET. */
+  valid: boolean;
+  /** Exit reason (32 bits). */
+  exitReason: number;
+  /** Exit qualification. */
+  exitQualification: bigint;
+  /** Guest linear address. */
+  gla: bigint;
+  /** Guest physical address. */
+  gpa: bigint;
+  /** Instruction length (bits 31:0) and instruction information (bits 63:32). */
+  instrInfo: bigint;
+}
+
 /**
  * A TD vCPU as the TDX module tracks it (TDVPS): state, LP association, the guest's saved GPRs,
  * and what its last TD exit was.
@@ -29,6 +45,25 @@ export class TdVcpu {
   guest: GuestCpu | undefined;
   /** The running guest code; created at first entry. */
   code: GuestCode | undefined;
+  /** TDVPS.MANAGEMENT.PEND_NMI (KVM writes 1 with TDH.VP.WR to inject an NMI). */
+  pendNmi = 0;
+  /** CPUID #VE controls set by TDG.VP.CPUIDVE.SET: bit 0 supervisor (CPL 0), bit 1 user. */
+  cpuidVe = 0;
+  /** TDVPS.VE_INFO, returned and invalidated by TDG.VP.VEINFO.GET. */
+  readonly veInfo: VeInfo = { valid: false, exitReason: 0, exitQualification: 0n, gla: 0n, gpa: 0n, instrInfo: 0n };
+  /** TD VMCS fields written with TDH.VP.WR, by VMCS encoding; absent ones hold their initial value. */
+  readonly vmcs = new Map<number, bigint>();
+  /**
+   * Set when a TDCALL the module answers caused a TD exit instead (an EPT violation on one of its
+   * memory operands): RIP was not advanced, and the next TDH.VP.ENTER executes that TDCALL again
+   * before it resumes the guest code.
+   */
+  tdcallRestart = false;
+  /**
+   * Extended exit qualification (RDX) of the EPT-violation TD exit a TDCALL is about to cause
+   * (TDG.MEM.PAGE.ACCEPT: type ACCEPT with the SEPT details); consumed by that exit.
+   */
+  extExitQual = 0n;
 
   /**
    * @param tdvprPa - TDVPR page address

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { PAGE_SIZE, RAX, type GuestProgram, type LogicalProcessor, type SeamCpu, type SeamModule } from '@seamkit/seam-cpu';
 import * as L from '../abi/leaves.js';
 import { HKID_FREE, PT_NDA, PT_TDR, PT_TDVPR, SYS_READY, SYS_SHUTDOWN, SYSINIT_PENDING, TD_KEYS_CONFIGURED } from '../abi/states.js';
@@ -13,11 +14,27 @@ import { tdhMngAddcx, tdhMngCreate, tdhMngInit, tdhMngKeyConfig, tdhMrFinalize }
 import type { TdVcpu } from './TdVcpu.js';
 import { tdhVpAddcx, tdhVpCreate, tdhVpInit } from './vcpuLeaves.js';
 import { tdgVpInfo, tdhVpEnter } from './vpEnter.js';
+import { tdhMngRd, tdhMngWr, tdhVpRd, tdhVpWr } from './metadataLeaves.js';
+import { tdhSysInfo, tdhSysLpShutdown, tdhSysRd, tdhSysShutdown } from './platformInfoLeaves.js';
+import { tdgMrReport, tdgMrRtmrExtend, tdgMrVerifyReport } from './tdcall/mrLeaves.js';
+import { tdgSysRd, tdgVmRd, tdgVmWr, tdgVpCpuidveSet, tdgVpVeinfoGet } from './tdcall/vmLeaves.js';
+import {
+  tdhMemPageAug, tdhMemPageRemove, tdhMemRangeBlock, tdhMemRangeUnblock, tdhMemSeptRemove, tdhMemTrack,
+} from './septLeaves.js';
+import {
+  tdhMngKeyFreeid, tdhMngVpflushdone, tdhPhymemCacheWb, tdhPhymemPageReclaim, tdhPhymemPageWbinvd, tdhVpFlush,
+} from './teardownLeaves.js';
+import { tdgMemPageAccept } from './tdcall/acceptLeaf.js';
 
 /** A SEAMCALL leaf handler: reads inputs from and writes outputs to `lp.regs`. */
 export type SeamcallHandler = (m: TdxModule, lp: LogicalProcessor) => void;
-/** A TDCALL leaf answered inside the module: reads and writes the guest's registers. */
-export type TdcallHandler = (m: TdxModule, vcpu: TdVcpu) => void;
+/**
+ * A TDCALL leaf answered inside the module: reads and writes the guest's registers. Returns
+ * nothing (or 0) to resume the guest after the TDCALL, or a VMX exit reason to end TDH.VP.ENTER
+ * with that asynchronous TD exit instead (an EPT violation on a memory operand, with the LP's
+ * exit GPA and qualification set); the TDCALL is then executed again on the next entry.
+ */
+export type TdcallHandler = (m: TdxModule, vcpu: TdVcpu) => number | void;
 
 /** Leaves accepted before the platform is SYS_READY. */
 const PRE_READY_LEAVES = new Set([
@@ -25,12 +42,39 @@ const PRE_READY_LEAVES = new Set([
   L.TDH_SYS_KEY_CONFIG, L.TDH_SYS_LP_SHUTDOWN, L.TDH_SYS_UPDATE,
 ]);
 /** Leaves that do not need TDH.SYS.LP.INIT on the calling LP. */
-const NO_LP_INIT_LEAVES = new Set([L.TDH_SYS_INIT, L.TDH_SYS_LP_INIT, L.TDH_SYS_INFO, L.TDH_SYS_RD, L.TDH_SYS_RDALL]);
+const NO_LP_INIT_LEAVES = new Set([
+  L.TDH_SYS_INIT, L.TDH_SYS_LP_INIT, L.TDH_SYS_INFO, L.TDH_SYS_RD, L.TDH_SYS_RDALL, L.TDH_SYS_LP_SHUTDOWN,
+]);
 /** Leaves that accept a non-zero version (bits 23:16 of RAX), with their highest version. */
 const MAX_VERSION = new Map<number, number>([
   [L.TDH_MEM_PAGE_PROMOTE, 1], [L.TDH_MEM_SEPT_ADD, 1], [L.TDH_MEM_SEPT_REMOVE, 1], [L.TDH_MNG_RD, 1],
   [L.TDH_VP_RD, 1], [L.TDH_VP_INIT, 1],
 ]);
+
+/**
+ * Test-only hooks of the simulated module (never set by seamkit itself): they let tests force the
+ * failures real hardware can produce but the simulation otherwise never does.
+ */
+export interface TdxModuleTestHooks {
+  /**
+   * Called before a SEAMCALL leaf handler runs (after the platform checks). Returning a status
+   * makes the SEAMCALL fail with it, changing nothing; returning undefined runs the leaf.
+   */
+  faultSeamcall?(leaf: number, lp: LogicalProcessor): bigint | undefined;
+  /**
+   * Whether an interrupt is pending on the host side of `lp` (TDH.PHYMEM.CACHE.WB then stops with
+   * TDX_INTERRUPTED_RESUMABLE). Default: never.
+   */
+  hostInterruptPending?(lp: LogicalProcessor): boolean;
+}
+
+/** TDH.PHYMEM.CACHE.WB progress of one package (the module's WBT entry). */
+export interface CacheWbState {
+  /** Next cache sub-block to write back; 0 when no interrupted session is saved. */
+  intrPoint: number;
+  /** HKIDs (index = HKID - tdxKeyIdStart) that were HKID_FLUSHED when the session started. */
+  readonly hkidFlushed: Uint8Array;
+}
 
 /** Options of the simulated TDX module. */
 export interface TdxModuleOptions {
@@ -71,6 +115,25 @@ export class TdxModule implements SeamModule {
   readonly seamcallLeaves = new Map<number, SeamcallHandler>();
   /** TDCALL leaves answered in the module (VP.VMCALL is handled by TD exit). */
   readonly tdcallLeaves = new Map<number, TdcallHandler>();
+  /**
+   * The platform's report MAC key (32 random bytes, made with the module): TDG.MR.REPORT MACs
+   * REPORTMACSTRUCT with it (HMAC-SHA-256) and TDG.MR.VERIFYREPORT checks with it.
+   */
+  readonly reportMacKey: Uint8Array = new Uint8Array(randomBytes(32));
+  /**
+   * KOT WBINVD bitmap per HKID (index = HKID - tdxKeyIdStart): packages that still have to run
+   * TDH.PHYMEM.CACHE.WB before TDH.MNG.KEY.FREEID can free the HKID.
+   */
+  readonly kotWbinvd: Uint32Array;
+  /** TDH.PHYMEM.CACHE.WB state per package. */
+  readonly cacheWb: CacheWbState[];
+  /**
+   * Physical-address bits usable for memory (MAXPHYADDR 52 reduced by the key id bits); a keyed
+   * HPA carries its HKID from this bit up (Linux `mk_keyed_paddr`).
+   */
+  readonly physAddrBits: number;
+  /** Test-only hooks (see {@link TdxModuleTestHooks}); undefined in normal use. */
+  testHooks: TdxModuleTestHooks | undefined = undefined;
   readonly #tdmrProgress = new Map<number, number>();
 
   /**
@@ -82,6 +145,9 @@ export class TdxModule implements SeamModule {
     this.lpInitDone = cpu.lps.map(() => false);
     this.tdxKeyIdStart = options.tdxKeyIdStart ?? 32;
     this.kot = new Uint8Array(options.tdxKeyIds ?? 32).fill(HKID_FREE);
+    this.kotWbinvd = new Uint32Array(this.kot.length);
+    this.cacheWb = Array.from({ length: cpu.packages }, () => ({ intrPoint: 0, hkidFlushed: new Uint8Array(this.kot.length) }));
+    this.physAddrBits = 52 - Math.ceil(Math.log2(this.tdxKeyIdStart + this.kot.length));
     const s = this.seamcallLeaves;
     s.set(L.TDH_VP_ENTER, tdhVpEnter);
     s.set(L.TDH_MNG_ADDCX, tdhMngAddcx);
@@ -100,7 +166,37 @@ export class TdxModule implements SeamModule {
     s.set(L.TDH_SYS_LP_INIT, tdhSysLpInit);
     s.set(L.TDH_SYS_TDMR_INIT, tdhSysTdmrInit);
     s.set(L.TDH_SYS_CONFIG, tdhSysConfig);
+    s.set(L.TDH_MEM_PAGE_AUG, tdhMemPageAug);
+    s.set(L.TDH_MEM_RANGE_BLOCK, tdhMemRangeBlock);
+    s.set(L.TDH_MEM_TRACK, tdhMemTrack);
+    s.set(L.TDH_MEM_RANGE_UNBLOCK, tdhMemRangeUnblock);
+    s.set(L.TDH_MEM_PAGE_REMOVE, tdhMemPageRemove);
+    s.set(L.TDH_MEM_SEPT_REMOVE, tdhMemSeptRemove);
+    s.set(L.TDH_VP_FLUSH, tdhVpFlush);
+    s.set(L.TDH_MNG_VPFLUSHDONE, tdhMngVpflushdone);
+    s.set(L.TDH_PHYMEM_CACHE_WB, tdhPhymemCacheWb);
+    s.set(L.TDH_MNG_KEY_FREEID, tdhMngKeyFreeid);
+    s.set(L.TDH_PHYMEM_PAGE_RECLAIM, tdhPhymemPageReclaim);
+    s.set(L.TDH_PHYMEM_PAGE_WBINVD, tdhPhymemPageWbinvd);
+    this.tdcallLeaves.set(L.TDG_MEM_PAGE_ACCEPT, tdgMemPageAccept);
     this.tdcallLeaves.set(L.TDG_VP_INFO, tdgVpInfo);
+    s.set(L.TDH_SYS_INFO, tdhSysInfo);
+    s.set(L.TDH_SYS_RD, tdhSysRd);
+    s.set(L.TDH_SYS_LP_SHUTDOWN, tdhSysLpShutdown);
+    s.set(L.TDH_SYS_SHUTDOWN, tdhSysShutdown);
+    s.set(L.TDH_MNG_RD, tdhMngRd);
+    s.set(L.TDH_MNG_WR, tdhMngWr);
+    s.set(L.TDH_VP_RD, tdhVpRd);
+    s.set(L.TDH_VP_WR, tdhVpWr);
+    const t = this.tdcallLeaves;
+    t.set(L.TDG_MR_RTMR_EXTEND, tdgMrRtmrExtend);
+    t.set(L.TDG_VP_VEINFO_GET, tdgVpVeinfoGet);
+    t.set(L.TDG_MR_REPORT, tdgMrReport);
+    t.set(L.TDG_VP_CPUIDVE_SET, tdgVpCpuidveSet);
+    t.set(L.TDG_VM_RD, tdgVmRd);
+    t.set(L.TDG_VM_WR, tdgVmWr);
+    t.set(L.TDG_SYS_RD, tdgSysRd);
+    t.set(L.TDG_MR_VERIFYREPORT, tdgMrVerifyReport);
   }
 
   /**
@@ -129,6 +225,8 @@ export class TdxModule implements SeamModule {
       fail(r, S.TDX_OPERAND_INVALID, S.TDX_OPERAND_ID_RAX);
     } else if (!this.lpInitDone[lp.index] && !NO_LP_INIT_LEAVES.has(leaf)) {
       fail(r, S.TDX_SYS_LP_INIT_NOT_DONE);
+    } else if (this.testHooks?.faultSeamcall !== undefined && this.#injectFault(leaf, lp)) {
+      // A test forced this SEAMCALL to fail.
     } else {
       handler(this, lp);
     }
@@ -147,6 +245,18 @@ export class TdxModule implements SeamModule {
     td.program = program;
   }
 
+  #injectFault(leaf: number, lp: LogicalProcessor): boolean {
+    const status = this.testHooks?.faultSeamcall?.(leaf, lp);
+    if (status === undefined) return false;
+    lp.regs.set(RAX, status);
+    return true;
+  }
+
+  /** `pa` tagged with `hkid` in its key id bits (Linux `mk_keyed_paddr`), the RCX of TDH.PHYMEM.PAGE.WBINVD. */
+  keyedPa(pa: number, hkid: number): bigint {
+    return BigInt(pa) | (BigInt(hkid) << BigInt(this.physAddrBits));
+  }
+
   /** The TD whose TDR is at `pa`, if the page is a TDR. */
   tdOf(pa: number): Td | undefined {
     return this.pamt.typeOf(pa) === PT_TDR ? this.tds.get(pa) : undefined;
@@ -154,6 +264,7 @@ export class TdxModule implements SeamModule {
 
   /** The vCPU whose TDVPR is at `pa`, if the page is a TDVPR. */
   vcpuOf(pa: number): TdVcpu | undefined {
+    // A TDVPR leaves `vcpus` when TDH.PHYMEM.PAGE.RECLAIM frees it, so the map alone is exact.
     return this.vcpus.get(pa);
   }
 

@@ -381,10 +381,10 @@ describe('TDH.VP.ENTER', () => {
       const args = new RegisterFile();
       p.host.tdhVpEnter(built.vcpuLps[1]!, built.tdvprs[1]!, args);
       expect(args.get(RAX)).toBe(BigInt(EXIT.TDCALL));
-      expect(infos).toEqual([{ status: 0n, gpaw: 48, attributes, numVcpus: 2, maxVcpus: 5, vcpuIndex: 1 }]);
+      expect(infos).toEqual([{ status: 0n, gpaw: 48, attributes, numVcpus: 2, maxVcpus: 5, vcpuIndex: 1, sysRdAvailable: true }]);
     });
 
-    it('should report GPAW 52 for a TD with MAX_GPAW and leave R10 = R11 = 0', () => {
+    it('should report GPAW 52 for a TD with MAX_GPAW, R10 = 1 (TDG.SYS.RD available) and R11 = 0', () => {
       let info: ghci.TdInfo | undefined;
       let r10r11: bigint[] = [];
       const t = runTd(fromGenerator(function* (cpu) {
@@ -395,7 +395,7 @@ describe('TDH.VP.ENTER', () => {
       }), { params: { gpaw: 52 } });
       t.enter();
       expect(info).toMatchObject({ status: 0n, gpaw: 52, numVcpus: 1, vcpuIndex: 0 });
-      expect(r10r11).toEqual([0n, 0n]);
+      expect(r10r11).toEqual([1n, 0n]);
     });
 
     it.each([

@@ -3,11 +3,12 @@ import {
   TDVMCALL_FORBIDDEN_REGS_MASK, TDVMCALL_RBP_BIT, type GuestCode, type GuestCpu, type GuestProgram,
   type LogicalProcessor, type RegisterFile,
 } from '@seamkit/seam-cpu';
-import { LEAF_VERSION_SHIFT, TDG_VP_VMCALL } from '../abi/leaves.js';
+import { LEAF_VERSION_SHIFT, TDG_VM_RD, TDG_VP_VMCALL } from '../abi/leaves.js';
 import {
   LAST_EXIT_ASYNC_FAULT, LAST_EXIT_TDVMCALL, OP_STATE_RUNNABLE, VCPU_ACTIVE, VCPU_READY,
 } from '../abi/states.js';
 import * as S from '../abi/status.js';
+import { pendingExtExitQual } from './septExits.js';
 import { fail } from './status.js';
 import type { TdVcpu } from './TdVcpu.js';
 import type { TdxModule } from './TdxModule.js';
@@ -52,9 +53,16 @@ export function tdhVpEnter(m: TdxModule, lp: LogicalProcessor): void {
   if (vcpu.code === undefined && td.program !== undefined) vcpu.code = instantiate(td.program, guest, lp);
   const code = vcpu.code;
   for (;;) {
-    const reason = code === undefined ? 2 : lp.tdEnter(guest, code);
+    let reason: number;
+    if (vcpu.tdcallRestart) {
+      // The TDCALL that ended the last entry with a TD exit runs again (RIP still points at it).
+      vcpu.tdcallRestart = false;
+      reason = EXIT_REASON_TDCALL;
+    } else {
+      reason = code === undefined ? 2 : lp.tdEnter(guest, code);
+    }
     if (reason !== EXIT_REASON_TDCALL) {
-      asyncExit(lp, r, reason);
+      asyncExit(lp, r, reason, vcpu);
       vcpu.lastExit = LAST_EXIT_ASYNC_FAULT;
       break;
     }
@@ -67,7 +75,14 @@ export function tdhVpEnter(m: TdxModule, lp: LogicalProcessor): void {
       // Leaf 0, version 0: TDG.VP.VMCALL has no other versions (those go to tdcallInModule and fail).
       if (tdvmcallExit(vcpu, r, g)) break;
     } else {
-      tdcallInModule(m, vcpu, leaf, (gu[0]! >>> LEAF_VERSION_SHIFT) & 0xff);
+      const exit = tdcallInModule(m, vcpu, leaf, (gu[0]! >>> LEAF_VERSION_SHIFT) & 0xff);
+      if (exit !== 0) {
+        // The TDCALL became a TD exit (EPT violation on an operand): no RIP advance, redo it later.
+        asyncExit(lp, r, exit, vcpu);
+        vcpu.lastExit = LAST_EXIT_ASYNC_FAULT;
+        vcpu.tdcallRestart = true;
+        break;
+      }
     }
     advanceRip(g);
   }
@@ -155,7 +170,7 @@ function resumeAfterTdvmcall(vcpu: TdVcpu, host: RegisterFile, g: RegisterFile):
 }
 
 /** Fills the argument block for an asynchronous TD exit and zeroes the GPRs the VMM must not see. */
-function asyncExit(lp: LogicalProcessor, host: RegisterFile, reason: number): void {
+function asyncExit(lp: LogicalProcessor, host: RegisterFile, reason: number, vcpu: TdVcpu): void {
   const hu = host.u32;
   for (let i = 2; i < 16; i++) {
     if (i === 4 || i === RBP) continue;
@@ -165,26 +180,36 @@ function asyncExit(lp: LogicalProcessor, host: RegisterFile, reason: number): vo
   host.setHalves(RAX, reason, 0);
   host.setHalves(RCX, reason === EXIT_REASON_EPT_VIOLATION ? lp.exitQualification : 0, 0);
   host.setHalves(RDX, 0, 0);
-  if (reason === EXIT_REASON_EPT_VIOLATION) host.setNumber(R8, lp.exitGpa);
+  if (reason === EXIT_REASON_EPT_VIOLATION) {
+    host.setNumber(R8, lp.exitGpa);
+    // Extended exit qualification: set by the TDCALL that exited (ACCEPT), else "pending" if the
+    // guest touched a PENDING page of a TD with PENDING_VE_DISABLE (septExits.ts).
+    host.set(RDX, vcpu.extExitQual !== 0n ? vcpu.extExitQual : pendingExtExitQual(vcpu.td, lp.exitGpa));
+    vcpu.extExitQual = 0n;
+  }
   host.setHalves(R9, 0, 0);
 }
 
-/** A TDCALL leaf the module answers itself; the guest continues with the result. */
-function tdcallInModule(m: TdxModule, vcpu: TdVcpu, leaf: number, version: number): void {
-  const g = vcpu.regs;
-  if (version !== 0) {
-    g.set(RAX, S.TDX_OPERAND_INVALID + S.TDX_OPERAND_ID_RAX);
-    return;
-  }
+/** TDCALL leaves that accept a non-zero version (RAX bits 23:16), with their highest version. */
+const TDCALL_MAX_VERSION = new Map<number, number>([[TDG_VM_RD, 1]]);
+
+/**
+ * A TDCALL leaf the module answers itself. Returns 0 when the guest continues with the result, or
+ * the VMX exit reason of the TD exit the leaf caused instead.
+ */
+function tdcallInModule(m: TdxModule, vcpu: TdVcpu, leaf: number, version: number): number {
   const handler = m.tdcallLeaves.get(leaf);
-  if (handler === undefined) {
-    g.set(RAX, S.TDX_OPERAND_INVALID + S.TDX_OPERAND_ID_RAX);
-    return;
+  if (handler === undefined || version > (TDCALL_MAX_VERSION.get(leaf) ?? 0)) {
+    vcpu.regs.set(RAX, S.TDX_OPERAND_INVALID + S.TDX_OPERAND_ID_RAX);
+    return 0;
   }
-  handler(m, vcpu);
+  return handler(m, vcpu) ?? 0;
 }
 
-/** TDG.VP.INFO (1): RCX = GPAW, RDX = attributes, R8 = num | max vCPUs, R9 = vCPU index, R10 = R11 = 0. */
+/**
+ * TDG.VP.INFO (1): RCX = GPAW, RDX = attributes, R8 = num | max vCPUs, R9 = vCPU index,
+ * R10 = TDG commands available (bit 0: TDG.SYS.RD), R11 = 0.
+ */
 export function tdgVpInfo(_m: TdxModule, vcpu: TdVcpu): void {
   const g = vcpu.regs;
   const td = vcpu.td;
@@ -192,7 +217,7 @@ export function tdgVpInfo(_m: TdxModule, vcpu: TdVcpu): void {
   g.set(RDX, td.attributes);
   g.setHalves(R8, td.numVcpus, td.maxVcpus);
   g.setNumber(R9, vcpu.index);
-  g.setHalves(R10, 0, 0);
+  g.setHalves(R10, 1, 0);
   g.setHalves(R11, 0, 0);
   g.setHalves(RAX, 0, 0);
 }
