@@ -49,7 +49,7 @@ td.runners[0].run();
 if (status !== 0x8000000000000003n) throw new Error('esm: bad status ' + status);
 if (KVM_EXIT_TDX !== 40) throw new Error('esm: uapi');
 if (typeof LeafTestBed !== 'function') throw new Error('esm: testing');
-if (runScenario(basic).tdvmcalls !== 3) throw new Error('esm: cli');
+if (runScenario(basic).tdvmcalls !== 4) throw new Error('esm: cli');
 console.log('esm ok');
 `;
   const cjs = `

@@ -6,16 +6,19 @@ import { formatRecord } from './Tracer.js';
 describe('runScenario(basic)', () => {
   const result = runScenario(basic);
 
-  it('sees three TDVMCALLs: two userspace exits and one kernel answer', () => {
-    expect(result.tdvmcalls).toBe(3);
+  it('sees four TDVMCALLs: three userspace exits and one kernel answer', () => {
+    expect(result.tdvmcalls).toBe(4);
     expect(result.kernelAnswered).toBe(1);
-    expect(result.exits).toEqual({ KVM_EXIT_TDX: 1, KVM_EXIT_SYSTEM_EVENT: 1 });
+    expect(result.exits).toEqual({ KVM_EXIT_HYPERCALL: 1, KVM_EXIT_TDX: 1, KVM_EXIT_SYSTEM_EVENT: 1 });
     expect(result.vcpuStates).toEqual(['finished']);
     expect(result.pluginErrors).toBe(0);
   });
 
   it('records GetQuote with its decoded exit struct and the completion the guest got', () => {
-    const [exit, done] = result.records;
+    const [map, mapDone, exit, done] = result.records;
+    // MapGPA first, as a Linux guest makes its buffer shared: KVM_EXIT_HYPERCALL / KVM_HC_MAP_GPA_RANGE.
+    expect(map).toMatchObject({ kind: 'exit', leaf: 0x10001, reason: 3 });
+    expect(mapDone).toMatchObject({ kind: 'complete', guest: { r10: '0x0' } });
     expect(exit).toMatchObject({ kind: 'exit', leaf: 0x10002, leafName: 'GetQuote', reason: 40, plugin: 'tdx.get-quote' });
     expect(exit!.fields).toEqual({ ret: '0x8000000000000003', gpa: '0x200000', size: '0x2000' });
     // No quote service is configured: QEMU's userspace answers ret = SUCCESS (status SERVICE_UNAVAILABLE in the header).

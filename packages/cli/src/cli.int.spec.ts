@@ -26,8 +26,9 @@ describe('the built seamkit CLI', () => {
       expect(lines.find((l) => l.includes('leaf 0x100ff'))).toMatch(/no plugin registered\) -> guest R10=0x8000000000000003 \(SUBFUNC_UNSUPPORTED\)/);
       expect(lines.find((l) => l.includes('ReportFatalError -> KVM_EXIT_SYSTEM_EVENT (24)'))).toMatch(/ndata=0x10 data=\[0x4d,0xffcc,/);
       expect(r.stdout).toContain('TDX guest reports fatal error. error code: 0x0 error message:"seamkit basic: done on vCPU 0"');
-      expect(r.stdout).toMatch(/TDVMCALLs\s+3 \(1 answered in the kernel model, 2 exited to userspace\)/);
-      expect(r.stdout).toMatch(/userspace exits KVM_EXIT_TDX x1, KVM_EXIT_SYSTEM_EVENT x1/);
+      expect(r.stdout).toMatch(/TDVMCALLs\s+4 \(1 answered in the kernel model, 3 exited to userspace\)/);
+      expect(lines.find((l) => l.includes('TDVMCALL MapGPA -> KVM_EXIT_HYPERCALL (3)'))).toMatch(/args=\[0x200000,0x2,0x0,/);
+      expect(r.stdout).toMatch(/userspace exits KVM_EXIT_HYPERCALL x1, KVM_EXIT_TDX x1, KVM_EXIT_SYSTEM_EVENT x1/);
       expect(r.stdout).toMatch(/TD MRTD\s+[0-9a-f]{96}\n/);
     });
 
@@ -35,9 +36,10 @@ describe('the built seamkit CLI', () => {
       const r = seamkit('run', 'basic', '--json');
       expect(r.code).toBe(0);
       const objs = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
-      expect(objs.map((o) => o['kind'])).toEqual(['exit', 'complete', 'kernel', 'exit', 'event', 'summary']);
-      expect(objs[0]).toMatchObject({ leaf: 0x10002, reason: 40, fields: { ret: '0x8000000000000003', gpa: '0x200000', size: '0x2000' } });
-      expect(objs.at(-1)).toMatchObject({ kind: 'summary', tdvmcalls: 3, kernelAnswered: 1, vcpuStates: ['finished'] });
+      expect(objs.map((o) => o['kind'])).toEqual(['exit', 'complete', 'exit', 'complete', 'kernel', 'exit', 'event', 'summary']);
+      expect(objs[0]).toMatchObject({ leaf: 0x10001, reason: 3 });
+      expect(objs[2]).toMatchObject({ leaf: 0x10002, reason: 40, fields: { ret: '0x8000000000000003', gpa: '0x200000', size: '0x2000' } });
+      expect(objs.at(-1)).toMatchObject({ kind: 'summary', tdvmcalls: 4, kernelAnswered: 1, vcpuStates: ['finished'] });
     });
 
     it('is deterministic: the same MRTD every run', () => {

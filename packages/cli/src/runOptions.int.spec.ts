@@ -28,9 +28,10 @@ describe('seamkit run: scenarios and options', () => {
     const r = seamkit('run', 'vendor-leaf', '--json');
     expect(r.code).toBe(0);
     const recs = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
-    expect(recs[0]).toMatchObject({ kind: 'exit', reason: 0x5300, plugin: 'seamkit.demo-digest', fields: { gpa: '0x400000', len: '0x11' } });
-    expect(recs[1]).toMatchObject({ kind: 'complete', guest: { r10: '0x0' } });
-    expect(recs[2]).toMatchObject({ kind: 'kernel', guest: { r10Name: 'INVALID_OPERAND' } });
+    expect(recs[0]).toMatchObject({ kind: 'exit', leafName: 'MapGPA' });
+    expect(recs[2]).toMatchObject({ kind: 'exit', reason: 0x5300, plugin: 'seamkit.demo-digest', fields: { gpa: '0x400000', len: '0x11' } });
+    expect(recs[3]).toMatchObject({ kind: 'complete', guest: { r10: '0x0' } });
+    expect(recs[4]).toMatchObject({ kind: 'kernel', guest: { r10Name: 'INVALID_OPERAND' } });
   });
 
   it('multi-vcpu: every vCPU runs its own loop; --vcpus overrides the count', () => {
@@ -43,12 +44,12 @@ describe('seamkit run: scenarios and options', () => {
     const r = seamkit('run', 'basic', '--plugins', 'none', '--json');
     const recs = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
     expect(recs.filter((x) => x['kind'] === 'kernel').map((x) => x['leafName'])).toEqual(['GetQuote', 'leaf 0x100ff', 'ReportFatalError']);
-    expect(recs.at(-1)).toMatchObject({ exits: { KVM_EXIT_SHUTDOWN: 1 }, panics: [] });
+    expect(recs.at(-1)).toMatchObject({ exits: { KVM_EXIT_HYPERCALL: 1, KVM_EXIT_SHUTDOWN: 1 }, panics: [] });
   });
 
   it('--trace adds a line for every TD exit', () => {
     const r = seamkit('run', 'basic', '--trace');
-    expect(r.stdout.match(/TD exit: TDH.VP.ENTER returned 0x4d \(VMX exit reason 77\)/g)?.length).toBe(3);
+    expect(r.stdout.match(/TD exit: TDH.VP.ENTER returned 0x4d \(VMX exit reason 77\)/g)?.length).toBe(4);
   });
 
   it('runs a user guest module (generator form), with --memory', () => {
@@ -100,6 +101,7 @@ export const description = 'asks GetTdVmCallInfo(0)';
     expect(html).not.toMatch(/<(script|link|img)[^>]+(src|href)=/); // nothing external
     expect(html).toContain('<svg id="timeline"');
     expect(html).toContain('<td>GetQuote</td><td>1</td><td>1</td><td>0</td>');
+    expect(html).toContain('<td>MapGPA</td><td>1</td><td>1</td><td>0</td>');
     expect(html).toContain('aria-label="latency histogram of GetQuote"');
   });
 

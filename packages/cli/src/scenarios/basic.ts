@@ -16,20 +16,20 @@ export const BASIC_IMAGE: Uint8Array = (() => {
 })();
 
 /**
- * The main job's guest: TDG.VP.INFO, then GetQuote on a shared buffer (version-1 header, a
- * 1024-byte TDREPORT-sized request), then a leaf nobody registered (answered in the kernel model
- * with SUBFUNC_UNSUPPORTED, no exit), then ReportFatalError with a message.
+ * The main job's guest: TDG.VP.INFO, then MapGPA to make its quote buffer shared (as a Linux
+ * guest's set_memory_decrypted does: KVM_EXIT_HYPERCALL / KVM_HC_MAP_GPA_RANGE, the VMM converts
+ * the memory), then GetQuote on that buffer (version-1 header, a 1024-byte TDREPORT-sized
+ * request), then a leaf nobody registered (answered in the kernel model with
+ * SUBFUNC_UNSUPPORTED, no exit), then ReportFatalError with a message.
  */
 export const basic: Scenario = {
   name: 'basic',
-  description: 'GetQuote, an unregistered leaf answered in the kernel, then ReportFatalError',
+  description: 'MapGPA, GetQuote, an unregistered leaf answered in the kernel, then ReportFatalError',
   image: BASIC_IMAGE,
-  // The quote buffer is shared memory: the VMM converts it before the guest runs (a Linux guest
-  // would MapGPA it with set_memory_decrypted).
-  sharedMemory: [[BASIC_QUOTE_BUFFER, 0x2000]],
   guest: fromGenerator(function* (cpu) {
     const info = yield* ghci.tdgVpInfo(cpu);
     const buf = BASIC_QUOTE_BUFFER + cpu.mem.sharedBit;
+    yield* ghci.mapGpa(cpu, buf, 0x2000);
     cpu.mem.writeU64(buf, 1n); // header version 1
     cpu.mem.writeU64(buf + 8, 0n); // status
     cpu.mem.writeU32(buf + 16, 1024); // in_len

@@ -13,9 +13,9 @@ export const PANIC_INFO_PAGE = 0x30_0000;
 export const panic: Scenario = {
   name: 'panic',
   description: 'a Linux-style guest panic: ReportFatalError with a message and an info page (QEMU decoding)',
-  sharedMemory: [[PANIC_INFO_PAGE, 0x1000]],
   guest: fromGenerator(function* (cpu) {
     const page = PANIC_INFO_PAGE + cpu.mem.sharedBit;
+    yield* ghci.mapGpa(cpu, page, 0x1000);
     cpu.mem.write(page, Buffer.from('Kernel panic - not syncing: Attempted to kill init! exitcode=0x00000009\0', 'ascii'));
     yield* ghci.reportFatalError(cpu, 0n, 'Kernel panic - not syncing: Attempted to kill init!', page);
   }),

@@ -73,9 +73,9 @@ export const vendorLeaf: Scenario = {
   name: 'vendor-leaf',
   description: 'a vendor-specific leaf with its own exit reason and struct, registered as a plugin',
   modules: [demoVendorModule],
-  sharedMemory: [[0x40_0000, 0x1000]],
   guest: fromGenerator(function* (cpu) {
     const buf = 0x40_0000 + cpu.mem.sharedBit;
+    yield* ghci.mapGpa(cpu, buf, 0x1000);
     cpu.mem.write(buf, Buffer.from('hello from the TD', 'ascii'));
     yield* ghci.kvmHypercall(cpu, BigInt(DEMO_VENDOR_LEAF), BigInt(buf), 17n);
     yield* ghci.kvmHypercall(cpu, BigInt(DEMO_VENDOR_LEAF), 0x40_0000n, 17n);
