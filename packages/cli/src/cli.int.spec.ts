@@ -91,7 +91,14 @@ describe('the built seamkit CLI', () => {
       // exit code 1 only means a target was missed on this (tiny) run; the format is what is tested here
       expect([0, 1]).toContain(r.code);
       const objs = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
-      expect(objs.map((o) => o['name'])).toEqual(['floor', 'floor.userspace', 'tdvmcall.kernel', 'tdvmcall.userspace', 'tdvmcall.kernel.hooked', 'tdvmcall.kernel.ergonomic']);
+      expect(objs.map((o) => o['name'])).toEqual([
+        'floor', 'floor.userspace', 'tdvmcall.kernel', 'tdvmcall.userspace', 'tdvmcall.kernel.hooked', 'tdvmcall.kernel.ergonomic',
+        'mapgpa.convert', 'td.build', 'vcpu.scaling',
+      ]);
+      expect(objs[6]!['gibPerSec']).toBeGreaterThan(0);
+      expect(objs[7]).toMatchObject({ declaredBytes: 2 ** 30 });
+      expect(objs[7]!['rssGrowthMiB']).toBeLessThan(256); // sparse: grows with touched pages, not the 1 GiB declared
+      expect(objs[8]!['speedup']).toBeGreaterThan(0);
       for (const o of objs) {
         expect(typeof o['opsPerSec']).toBe('number');
         expect(o['opsPerSec']).toBeGreaterThan(0);

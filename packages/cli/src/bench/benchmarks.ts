@@ -7,6 +7,7 @@ import {
 import { ghci, prepareTdvmcall } from '@seamkit/tdx-module';
 import { kernelFloor, userspaceFloor } from './floors.js';
 import { measure, stopGcObserver, type BenchResult } from './measure.js';
+import { mapGpaBench, scalingBench, tdBuildBench } from './systemBenchmarks.js';
 
 /** A benchmark result with its floor comparison and target. */
 export interface BenchLine extends BenchResult {
@@ -18,6 +19,18 @@ export interface BenchLine extends BenchResult {
   readonly targetOpsPerSec?: number;
   /** Whether the target (and zero minor GCs, for step-form paths) is met. */
   readonly meetsTarget?: boolean;
+  /** mapgpa.convert: GiB converted per second. */
+  readonly gibPerSec?: number;
+  /** td.build: declared guest memory in bytes. */
+  readonly declaredBytes?: number;
+  /** td.build: growth of the resident set while building, MiB. */
+  readonly rssGrowthMiB?: number;
+  /** vcpu.scaling: aggregate ops/s with one worker. */
+  readonly opsPerSecOneWorker?: number;
+  /** vcpu.scaling: two workers' throughput over one worker's. */
+  readonly speedup?: number;
+  /** vcpu.scaling: the speed-up target. */
+  readonly targetSpeedup?: number;
 }
 
 /** Options of {@link runBenchmarks}. */
@@ -28,6 +41,8 @@ export interface BenchOptions {
   readonly onResult?: (r: BenchLine) => void;
   /** Called before each benchmark starts (progress display). */
   readonly onStart?: (name: string) => void;
+  /** Also run the system benchmarks (MapGPA conversion, TD build, vCPU scaling). Default true. */
+  readonly system?: boolean;
 }
 
 /** Interim targets (foundation issue), ops/s. */
@@ -146,6 +161,14 @@ export async function runBenchmarks(options: BenchOptions = {}): Promise<BenchLi
   const ergoOps = Math.max(1, Math.floor(ops / 4));
   start('tdvmcall.kernel.ergonomic');
   emit(withFloor(await kernelPath(vmm, 'tdvmcall.kernel.ergonomic', 'the same kernel leaf from a generator (ergonomic) guest', ergoOps, kernelGuestErgonomic), floor));
+  if (options.system !== false) {
+    start('mapgpa.convert');
+    emit(mapGpaBench(1));
+    start('td.build');
+    emit(tdBuildBench(1));
+    start('vcpu.scaling');
+    emit(await scalingBench(ops));
+  }
   stopGcObserver();
   return out;
 }
