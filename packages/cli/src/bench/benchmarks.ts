@@ -2,10 +2,11 @@ import { createVmm, type LeafHooks, type Vmm } from '@seamkit/core';
 import { kvmModule, KVM_EXIT_TDX, KVM_RUN_LAYOUT } from '@seamkit/kvm';
 import { quoteModule } from '@seamkit/plugin-quote';
 import {
-  EXIT_REASON_TRIPLE_FAULT, fromGenerator, R12, R13, TDVMCALL_GET_QUOTE, TDVMCALL_GET_TD_VM_CALL_INFO, type GuestCpu, type GuestProgram,
+  fromGenerator, R12, R13, TDVMCALL_GET_QUOTE, TDVMCALL_GET_TD_VM_CALL_INFO, type GuestCpu, type GuestProgram,
 } from '@seamkit/seam-cpu';
 import { ghci, prepareTdvmcall } from '@seamkit/tdx-module';
 import { kernelFloor, userspaceFloor } from './floors.js';
+import { kernelGuest } from './kernelGuest.js';
 import { measure, stopGcObserver, type BenchResult } from './measure.js';
 import { mapGpaBench, scalingBench, tdBuildBench } from './systemBenchmarks.js';
 
@@ -52,20 +53,6 @@ export const TARGETS: Readonly<Record<string, number>> = {
 };
 
 const QUOTE_RET = KVM_RUN_LAYOUT['tdx.get_quote.ret'].offset;
-
-/** A step-form guest issuing `count` GetTdVmCallInfo(0) (answered in the kernel), then stopping. */
-function kernelGuest(count: number): GuestProgram {
-  return () => {
-    let left = count;
-    return {
-      step(c: GuestCpu): number {
-        if (left-- <= 0) return EXIT_REASON_TRIPLE_FAULT;
-        c.regs.setHalves(R12, 0, 0);
-        return prepareTdvmcall(c.regs, TDVMCALL_GET_TD_VM_CALL_INFO);
-      },
-    };
-  };
-}
 
 /** The same guest in the ergonomic (generator) form. */
 function kernelGuestErgonomic(count: number): GuestProgram {

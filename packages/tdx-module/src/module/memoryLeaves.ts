@@ -3,6 +3,7 @@ import { OP_STATE_INITIALIZED, OP_STATE_RUNNABLE, PT_EPT, PT_REG, SEPT_FREE, SEP
 import * as S from '../abi/status.js';
 import { MRTD_BLOCK_SIZE, MRTD_TAG_MR_EXTEND, MRTD_TAG_PAGE_ADD, MR_EXTEND_CHUNK } from '../abi/structures.js';
 import { decodePageInfo } from './decodePageInfo.js';
+import { tdForSept } from './septLeaves.js';
 import { SecureEpt } from './SecureEpt.js';
 import { fail, failSept, setStatus } from './status.js';
 import type { Td } from './Td.js';
@@ -20,22 +21,7 @@ export function mrtdBlock(tag: string, gpa: number): Uint8Array {
 }
 
 function tdForMemory(m: TdxModule, lp: LogicalProcessor, states: readonly number[]): Td | undefined {
-  const r = lp.regs;
-  const td = m.tdOf(r.getNumber(RDX));
-  if (td === undefined) {
-    fail(r, S.TDX_PAGE_METADATA_INCORRECT, S.TDX_OPERAND_ID_RDX);
-    return undefined;
-  }
-  const bad = m.checkTdcs(td);
-  if (bad !== undefined) {
-    fail(r, bad);
-    return undefined;
-  }
-  if (!states.includes(td.opState)) {
-    fail(r, S.TDX_OP_STATE_INCORRECT, S.TDX_OPERAND_ID_OP_STATE);
-    return undefined;
-  }
-  return td;
+  return tdForSept(m, lp.regs, lp.regs.getNumber(RDX), states);
 }
 
 /**

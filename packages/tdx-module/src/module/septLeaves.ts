@@ -47,10 +47,10 @@ export function explicitTdr(m: TdxModule, r: RegisterFile, pa: number, operand: 
 }
 
 /**
- * TDR (in RDX) and TDCS checks of the SEPT leaves: keys configured, not fatal, TDCS allocated,
- * OP_STATE one of `states` (else TDX_OP_STATE_INCORRECT).
+ * TDR (in RDX) and TDCS checks of the SEPT and memory leaves: the explicit TDR checks, keys
+ * configured, not fatal, TDCS allocated, OP_STATE one of `states` (else TDX_OP_STATE_INCORRECT).
  */
-function tdForSept(m: TdxModule, r: RegisterFile, tdrPa: number, states: readonly number[], operand = S.TDX_OPERAND_ID_RDX): Td | undefined {
+export function tdForSept(m: TdxModule, r: RegisterFile, tdrPa: number, states: readonly number[], operand = S.TDX_OPERAND_ID_RDX): Td | undefined {
   const td = explicitTdr(m, r, tdrPa, operand);
   if (td === undefined) return undefined;
   const bad = m.checkTdcs(td);
