@@ -53,11 +53,11 @@ export function htmlReport(result: RunScenarioResult): string {
   const tMax = Math.max(0.001, ...recs.map((r) => r.t ?? 0));
   const W = 900;
   const rowH = 28;
-  const color: Record<string, string> = { kernel: '#3b82f6', exit: '#f59e0b', complete: '#10b981', event: '#ef4444' };
+  const color: Record<string, string> = { kernel: '#3b82f6', exit: '#f59e0b', 'kvm-exit': '#a855f7', complete: '#10b981', vmm: '#06b6d4', event: '#ef4444' };
   const marks = recs.map((r, i) => {
     const x = 60 + ((r.t ?? 0) / tMax) * (W - 80);
     const y = 20 + Math.max(0, r.vcpu) * rowH;
-    const label = `${r.kind} ${r.leafName ?? String(r.event?.['type'] ?? '')}${r.reasonName ? ` -> ${r.reasonName}` : ''}${r.guest ? ` R10=${r.guest.r10Name}` : ''}${r.latencyUs !== undefined ? ` (${r.latencyUs} us)` : ''} at ${r.t ?? 0} ms`;
+    const label = `${r.kind} ${r.leafName ?? r.message ?? String(r.event?.['type'] ?? '')}${r.reasonName ? ` -> ${r.reasonName}` : ''}${r.detail !== undefined ? `: ${r.detail}` : ''}${r.guest ? ` R10=${r.guest.r10Name}` : ''}${r.latencyUs !== undefined ? ` (${r.latencyUs} us)` : ''} at ${r.t ?? 0} ms`;
     return `<circle data-i="${i}" cx="${x.toFixed(1)}" cy="${y}" r="5" fill="${color[r.kind] ?? '#888'}"><title>${esc(label)}</title></circle>`;
   }).join('');
   const rows = Array.from({ length: result.vcpus }, (_, v) => `<text x="4" y="${24 + v * rowH}" font-size="12">vcpu${v}</text><line x1="60" x2="${W - 20}" y1="${20 + v * rowH}" y2="${20 + v * rowH}" stroke="#ddd"/>`).join('');
@@ -73,6 +73,7 @@ export function htmlReport(result: RunScenarioResult): string {
   const table = stats.map((s) => `<tr><td>${esc(s.leaf)}</td><td>${s.count}</td><td>${s.exits}</td><td>${s.count - s.exits}</td></tr>`).join('');
   const exits = Object.entries(result.exits).map(([k, v]) => `${esc(k)} &times;${v}`).join(', ') || 'none';
   const panics = result.panics.map((p) => `<li><code>${esc(p.log)}</code></li>`).join('');
+  const failures = result.failures.map((f) => `<li>${esc(f)}</li>`).join('');
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>seamkit run ${esc(result.scenario)}</title>
 <style>body{font:14px system-ui,sans-serif;margin:24px;color:#111}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:4px 8px;text-align:left}
@@ -82,8 +83,9 @@ code{font-size:12px}.h{display:inline-block;margin:0 24px 12px 0}.legend span{ma
 <p>${result.vcpus} vCPU(s), MRTD <code>${esc(result.mrtd)}</code></p>
 <p>${result.tdvmcalls} TDVMCALLs: ${result.kernelAnswered} answered in the kernel model, ${result.tdvmcalls - result.kernelAnswered} exited to userspace (${exits}).</p>
 ${panics ? `<h2>Guest panics</h2><ul>${panics}</ul>` : ''}
+${failures ? `<h2>Failed checks</h2><ul>${failures}</ul>` : ''}
 <h2>Exit timeline</h2>
-<p class="legend"><span style="color:${color['kernel']}">&#9679; answered in kernel</span><span style="color:${color['exit']}">&#9679; exit to userspace</span><span style="color:${color['complete']}">&#9679; completion</span><span style="color:${color['event']}">&#9679; event</span></p>
+<p class="legend"><span style="color:${color['kernel']}">&#9679; answered in kernel</span><span style="color:${color['exit']}">&#9679; exit to userspace</span><span style="color:${color['kvm-exit']}">&#9679; other exit to userspace</span><span style="color:${color['complete']}">&#9679; completion</span><span style="color:${color['vmm']}">&#9679; VMM note</span><span style="color:${color['event']}">&#9679; event</span></p>
 <svg id="timeline" width="${W}" height="${20 + result.vcpus * rowH}" role="img" aria-label="exit timeline">${rows}${marks}</svg>
 <p id="detail"></p>
 <h2>Per leaf</h2>

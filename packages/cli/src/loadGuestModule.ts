@@ -11,7 +11,9 @@ const GeneratorFunction = Object.getPrototypeOf(function* () {}).constructor as 
  * Loads a user guest module: a JavaScript file (ESM or CommonJS) that exports either a whole
  * {@link Scenario} as its default export, or a `guest` export (a generator function, which is
  * wrapped with `fromGenerator`, or a step-form {@link GuestProgram}) with optional `modules`
- * (DI modules with the plugins it needs), `vcpus`, `image`, `handlers` and `description`.
+ * (DI modules with the plugins it needs), `vcpus`, `image`, `handlers`, `sharedMemory`,
+ * `attributes`, `kvm` (kernel options), `vmm` (a function returning the module's VMM side, as the
+ * built-in scenarios have: it gets a host to write notes to the trace), `name` and `description`.
  * @throws CliError (exit code 1) when the file is missing, fails to load, or exports no guest
  */
 export async function loadGuestModule(path: string): Promise<Scenario> {
@@ -38,5 +40,9 @@ export async function loadGuestModule(path: string): Promise<Scenario> {
     ...(Array.isArray(src['modules']) ? { modules: src['modules'] as Scenario['modules'] & object } : {}),
     ...(src['image'] instanceof Uint8Array ? { image: src['image'] } : {}),
     ...(typeof src['handlers'] === 'object' && src['handlers'] !== null ? { handlers: src['handlers'] as Scenario['handlers'] & object } : {}),
+    ...(Array.isArray(src['sharedMemory']) ? { sharedMemory: src['sharedMemory'] as Scenario['sharedMemory'] & object } : {}),
+    ...(typeof src['attributes'] === 'bigint' ? { attributes: src['attributes'] } : {}),
+    ...(typeof src['kvm'] === 'object' && src['kvm'] !== null ? { kvm: src['kvm'] as Scenario['kvm'] & object } : {}),
+    ...(typeof src['vmm'] === 'function' ? { vmm: src['vmm'] as Scenario['vmm'] & object } : {}),
   };
 }

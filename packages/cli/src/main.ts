@@ -14,13 +14,17 @@ seamkit: build custom VMMs for Intel TDX confidential VMs on a faithful software
 the TDX module and KVM. This command is the reference VMM.
 
 Commands:
-  run [SCENARIO]   boot a TD and run a built-in guest scenario (default: basic)
+  run [SCENARIO]   boot a TD and run a built-in guest scenario or your guest module (default: basic)
   bench            benchmark the TDVMCALL paths against hand-written floors
   abi              print the struct kvm_run layout
   quote            run the attestation flow in a TD and write the DCAP quote it gets
   qgs              serve quotes on a Unix socket (the QGS protocol QEMU speaks)
 
-Run "seamkit <command> --help" for a command's options.`;
+Options:
+  -h, --help       show this help
+
+Run "seamkit <command> --help" for a command's options. Colour follows NO_COLOR, FORCE_COLOR
+and whether stdout is a terminal.`;
 
 /**
  * Runs the command line with `argv` (without node and script) and returns the exit code:

@@ -6,6 +6,11 @@ import {
   TDVMCALL_STATUS_INVALID_OPERAND, TDVMCALL_STATUS_RETRY, TDVMCALL_STATUS_SUBFUNC_UNSUPPORTED,
   TDVMCALL_STATUS_SUCCESS, TDVMCALL_WBINVD, TDVMCALL_WRMSR,
 } from '@seamkit/seam-cpu';
+import {
+  EXIT_REASON_CPUID, EXIT_REASON_EPT_MISCONFIG, EXIT_REASON_EPT_VIOLATION, EXIT_REASON_EXCEPTION_NMI, EXIT_REASON_EXTERNAL_INTERRUPT,
+  EXIT_REASON_HLT, EXIT_REASON_IO_INSTRUCTION, EXIT_REASON_MSR_READ, EXIT_REASON_MSR_WRITE, EXIT_REASON_TDCALL,
+  EXIT_REASON_TRIPLE_FAULT, EXIT_REASON_VMCALL,
+} from '@seamkit/seam-cpu';
 
 /** GHCI names of the standard TDVMCALL leaves. */
 export const LEAF_NAMES: Readonly<Record<number, string>> = {
@@ -57,4 +62,24 @@ export function exitName(reason: number): string {
 /** Name of a KVM_SYSTEM_EVENT_* type. */
 export function systemEventName(type: number): string {
   return type === KVM_SYSTEM_EVENT_TDX_FATAL ? 'TDX_FATAL' : String(type);
+}
+
+const VMX_EXIT_NAMES = new Map<number, string>([
+  [EXIT_REASON_EXCEPTION_NMI, 'EXCEPTION_NMI'],
+  [EXIT_REASON_EXTERNAL_INTERRUPT, 'EXTERNAL_INTERRUPT'],
+  [EXIT_REASON_TRIPLE_FAULT, 'TRIPLE_FAULT'],
+  [EXIT_REASON_CPUID, 'CPUID'],
+  [EXIT_REASON_HLT, 'HLT'],
+  [EXIT_REASON_VMCALL, 'VMCALL'],
+  [EXIT_REASON_IO_INSTRUCTION, 'IO_INSTRUCTION'],
+  [EXIT_REASON_MSR_READ, 'MSR_READ'],
+  [EXIT_REASON_MSR_WRITE, 'MSR_WRITE'],
+  [EXIT_REASON_EPT_VIOLATION, 'EPT_VIOLATION'],
+  [EXIT_REASON_EPT_MISCONFIG, 'EPT_MISCONFIG'],
+  [EXIT_REASON_TDCALL, 'TDCALL'],
+]);
+
+/** Name of a VMX basic exit reason (the low 16 bits of a TD exit), e.g. TDCALL for 77, or its number. */
+export function vmxExitName(reason: number): string {
+  return VMX_EXIT_NAMES.get(reason) ?? String(reason);
 }

@@ -2,6 +2,7 @@ import { LeafRegistry, type EventSink } from '@seamkit/core';
 import { SeamCpu, type SeamCpuOptions } from '@seamkit/seam-cpu';
 import { TDX_SUCCESS, TDX_TDMR_ALREADY_INITIALIZED, TdxHost, TdxModule, type TdxModuleOptions } from '@seamkit/tdx-module';
 import { kvmError } from './errors.js';
+import { readTdxCpuidConf, type TdxCpuidConf } from './tdxCpuid.js';
 import { LINUX_EXIT_SHAPES } from './exitShapes.js';
 import { EINVAL, EIO } from './uapi/errno.js';
 import { KVM_CAP_EXIT_HYPERCALL, KVM_EXIT_HYPERCALL_VALID_MASK, KVM_X86_TDX_VM } from './uapi/tdx.js';
@@ -10,7 +11,8 @@ import {
   KVM_CAP_SPLIT_IRQCHIP, KVM_CAP_X2APIC_API, KVM_CAP_X86_MSR_FILTER, KVM_CAP_X86_USER_SPACE_MSR, KVM_MAX_MCE_BANKS,
   KVM_X2APIC_API_VALID_FLAGS,
 } from './uapi/x86.js';
-import { Vm } from './Vm.js';
+import type { Vcpu } from './Vcpu.js';
+import { Vm, type TdxInitVm } from './Vm.js';
 
 /** KVM_CAP_MAX_VCPUS */
 export const KVM_CAP_MAX_VCPUS = 66;
@@ -25,6 +27,16 @@ export interface KvmOptions {
   readonly cpu?: SeamCpuOptions;
   /** Options of the TDX module loaded at boot (key id partitioning: how many HKIDs TDs can have). */
   readonly module?: TdxModuleOptions;
+  /**
+   * Simulator opt-in, not a KVM feature: KVM_TDX_INIT_VM of every VM of this kernel also accepts
+   * ATTRIBUTES.DEBUG (bit 0), as {@link TdxInitVm.simulatorAllowDebug} does for one call (which
+   * takes precedence when given). Linux 6.16 refuses DEBUG with EINVAL (KVM_SUPPORTED_TDX_TD_ATTRS
+   * is SEPT_VE_DISABLE only), and that stays the default. A VMM built with `createVmm` enables it
+   * with `kvmModule({ simulatorAllowDebug: true })` and asks for a DEBUG TD with
+   * `createTd({ attributes: TD_ATTR_SEPT_VE_DISABLE | TD_ATTR_DEBUG })`; it can then read and
+   * write the guest's registers with {@link Vcpu.getRegs} / {@link Vcpu.setRegs}.
+   */
+  readonly simulatorAllowDebug?: boolean;
 }
 
 /** Options of {@link Kvm.createVm} beyond the VM type (simulator extensions). */
@@ -52,6 +64,13 @@ export class Kvm {
   readonly host = new TdxHost();
   /** Global private HKID chosen at boot. */
   readonly globalHkid: number;
+  /** {@link KvmOptions.simulatorAllowDebug}: KVM_TDX_INIT_VM accepts ATTRIBUTES.DEBUG by default. */
+  readonly simulatorAllowDebug: boolean;
+  /**
+   * The module's CPUID configuration table, read at boot with TDH.SYS.RD (Linux's
+   * `tdx_sysinfo->td_conf`): what KVM_TDX_CAPABILITIES reports and KVM_TDX_INIT_VM fills.
+   */
+  readonly tdxCpuidConf: TdxCpuidConf;
   readonly #freeHkids: number[];
   #nextVmId = 0;
 
@@ -62,10 +81,12 @@ export class Kvm {
   constructor(options: KvmOptions = {}) {
     this.cpu = new SeamCpu(options.cpu);
     this.module = TdxModule.install(this.cpu, options.module);
+    this.simulatorAllowDebug = options.simulatorAllowDebug === true;
     const m = this.module;
     this.globalHkid = m.tdxKeyIdStart;
     this.#freeHkids = Array.from({ length: m.kot.length - 1 }, (_, i) => m.tdxKeyIdStart + 1 + i);
     this.#bringUp();
+    this.tdxCpuidConf = readTdxCpuidConf(this.host, this.cpu.lps[0]!);
   }
 
   #bringUp(): void {

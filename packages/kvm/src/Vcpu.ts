@@ -1,12 +1,15 @@
 import { LeafDispatcher } from '@seamkit/core';
-import { PAGE_SIZE, RAX, RegisterFile, type LogicalProcessor } from '@seamkit/seam-cpu';
-import { TDVPS_PAGES, TDX_SUCCESS } from '@seamkit/tdx-module';
+import {
+  PAGE_SIZE, R10, R11, R12, R13, R14, R15, R8, R9, RAX, RBP, RBX, RCX, RDI, RDX, RegisterFile, RSI, type LogicalProcessor,
+} from '@seamkit/seam-cpu';
+import { MD_TDVPS_GPR_BASE, TDVPS_PAGES, TDX_SUCCESS, VMCS_GUEST_RFLAGS, VMCS_GUEST_RIP, VMCS_GUEST_RSP } from '@seamkit/tdx-module';
 import { decodeTdExit, type TdExitFaults } from './decodeTdExit.js';
 import type { TdxMmu } from './TdxMmu.js';
 import type { KvmCpuidEntry2 } from './devices/Cpuid.js';
 import { KVM_MSR_RET_OK, KVM_MSR_RET_UNSUPPORTED, MSR_IA32_ARCH_CAPABILITIES } from './devices/Msrs.js';
 import { VcpuArch } from './devices/VcpuArch.js';
-import { kvmError } from './errors.js';
+import { kvmError, withTdxCmdOutputs } from './errors.js';
+import { tdxReadTdCpuid } from './tdxCpuid.js';
 import type { KvmLeafContext } from './leaves/KvmLeafContext.js';
 import { KvmRun } from './KvmRun.js';
 import { E2BIG, EFAULT, EINTR, EINVAL, EIO } from './uapi/errno.js';
@@ -39,6 +42,45 @@ export interface TdxInitMemRegion {
   /** KVM_TDX_MEASURE_MEMORY_REGION to extend MRTD with the content. */
   readonly flags: number;
 }
+
+/** `struct kvm_regs` (KVM_GET_REGS / KVM_SET_REGS): the guest's general-purpose registers, RIP and RFLAGS. */
+export interface KvmRegs {
+  /** RAX */ rax: bigint;
+  /** RBX */ rbx: bigint;
+  /** RCX */ rcx: bigint;
+  /** RDX */ rdx: bigint;
+  /** RSI */ rsi: bigint;
+  /** RDI */ rdi: bigint;
+  /** RSP */ rsp: bigint;
+  /** RBP */ rbp: bigint;
+  /** R8 */ r8: bigint;
+  /** R9 */ r9: bigint;
+  /** R10 */ r10: bigint;
+  /** R11 */ r11: bigint;
+  /** R12 */ r12: bigint;
+  /** R13 */ r13: bigint;
+  /** R14 */ r14: bigint;
+  /** R15 */ r15: bigint;
+  /** RIP */ rip: bigint;
+  /** RFLAGS */ rflags: bigint;
+}
+
+/**
+ * Where each `struct kvm_regs` member lives in a DEBUG TD's vCPU metadata: the GPRs in class 16
+ * (TDVPS_GPR(n), field n = GPR n), RSP, RIP and RFLAGS in the TD VMCS (TDVPS_VMCS(encoding)).
+ */
+const KVM_REGS_FIELDS: readonly (readonly [keyof KvmRegs, bigint])[] = [
+  ['rax', MD_TDVPS_GPR_BASE + BigInt(RAX)], ['rbx', MD_TDVPS_GPR_BASE + BigInt(RBX)], ['rcx', MD_TDVPS_GPR_BASE + BigInt(RCX)],
+  ['rdx', MD_TDVPS_GPR_BASE + BigInt(RDX)], ['rsi', MD_TDVPS_GPR_BASE + BigInt(RSI)], ['rdi', MD_TDVPS_GPR_BASE + BigInt(RDI)],
+  ['rsp', BigInt(VMCS_GUEST_RSP)], ['rbp', MD_TDVPS_GPR_BASE + BigInt(RBP)],
+  ['r8', MD_TDVPS_GPR_BASE + BigInt(R8)], ['r9', MD_TDVPS_GPR_BASE + BigInt(R9)], ['r10', MD_TDVPS_GPR_BASE + BigInt(R10)],
+  ['r11', MD_TDVPS_GPR_BASE + BigInt(R11)], ['r12', MD_TDVPS_GPR_BASE + BigInt(R12)], ['r13', MD_TDVPS_GPR_BASE + BigInt(R13)],
+  ['r14', MD_TDVPS_GPR_BASE + BigInt(R14)], ['r15', MD_TDVPS_GPR_BASE + BigInt(R15)],
+  ['rip', BigInt(VMCS_GUEST_RIP)], ['rflags', BigInt(VMCS_GUEST_RFLAGS)],
+];
+
+/** TDH.VP.WR mask: every bit. */
+const ALL_BITS = 0xffff_ffff_ffff_ffffn;
 
 /**
  * A TDX vCPU (the fd from KVM_CREATE_VCPU). It owns the per-vCPU `tdx_module_args` block that
@@ -299,6 +341,33 @@ export class Vcpu implements TdExitFaults {
     lapic.updateVersion();
   }
 
+  /**
+   * KVM_TDX_GET_CPUID (tdx_vcpu_get_cpuid): the CPUID values the TD sees, read from the TDX
+   * module's TD CPUID state with TDH.MNG.RD of the TDCS CPUID_VALUES fields: leaves 0 ..
+   * CPUID.0:EAX and 0x80000000 .. CPUID.0x80000000:EAX that the module virtualizes, a leaf with
+   * subleaves as one entry per subleaf (KVM_CPUID_FLAG_SIGNIFCANT_INDEX), 0x80000008 EAX[23:16] =
+   * the TD's GPAW. Allowed between KVM_TDX_INIT_VM and KVM_TDX_FINALIZE_VM, on any vCPU of the TD.
+   * @param nent - `nent` of the `struct kvm_cpuid2` userspace passes: its room for entries
+   *   (default: KVM_MAX_CPUID_ENTRIES, always enough)
+   * @returns the entries (KVM writes them and `nent`)
+   * @throws SEAMKIT_ERR_KVM_STATE (EINVAL) before KVM_TDX_INIT_VM, once the HKID is released, or
+   *   after KVM_TDX_FINALIZE_VM
+   * @throws SEAMKIT_ERR_KVM_ARG (E2BIG) when `nent` is too small; the error's `nent` is the number
+   *   of entries needed (KVM writes it back, and no entries)
+   * @throws SEAMKIT_ERR_KVM_TDX_FAILED (EIO) when leaf 0 or 0x80000000 cannot be read
+   */
+  tdxGetCpuid(nent = KVM_MAX_CPUID_ENTRIES): KvmCpuidEntry2[] {
+    const name = 'KVM_TDX_GET_CPUID';
+    const vm = this.vm;
+    vm.checkAlive(name);
+    if (!vm.hkidAssigned || vm.state === 'runnable') throw kvmError('SEAMKIT_ERR_KVM_STATE', [name, vm.hkidAssigned ? 'TD is runnable' : 'no TD (KVM_TDX_INIT_VM not done)'], EINVAL);
+    const entries = tdxReadTdCpuid(vm.kvm.host, this.lp, vm.tdr, vm.gpaw);
+    if (!Number.isInteger(nent) || nent < entries.length) {
+      throw withTdxCmdOutputs(kvmError('SEAMKIT_ERR_KVM_ARG', [name, `nent ${nent} < ${entries.length} entries`], E2BIG), { nent: entries.length });
+    }
+    return entries;
+  }
+
   /** KVM_GET_CPUID2: a copy of the vCPU's CPUID table. */
   getCpuid2(): KvmCpuidEntry2[] {
     this.vm.checkAlive('KVM_GET_CPUID2');
@@ -373,6 +442,62 @@ export class Vcpu implements TdExitFaults {
       if (r !== KVM_MSR_RET_OK && !(r === KVM_MSR_RET_UNSUPPORTED && v === 0n && index === MSR_IA32_ARCH_CAPABILITIES)) return i;
     }
     return entries.length;
+  }
+
+  /**
+   * KVM_GET_REGS. Linux 6.16 refuses it for a TD (EINVAL: `guest_state_protected`, which TDX
+   * sets unless ATTRIBUTES.DEBUG, and KVM refuses DEBUG TDs). Simulator extension: for a DEBUG
+   * TD (see `KvmOptions.simulatorAllowDebug`) the registers are read from the TDX module as a
+   * debug-capable KVM does, with TDH.VP.RD of the guest GPRs (class 16) and of the TD VMCS guest
+   * RSP, RIP and RFLAGS. While the vCPU is stopped in a TDVMCALL, these are the values the guest
+   * had when it called (the registers it exposed are also in the TDVMCALL's exit struct).
+   * @throws SEAMKIT_ERR_KVM_STATE (EINVAL) before KVM_TDX_INIT_VCPU
+   * @throws SEAMKIT_ERR_KVM_ARG (EINVAL) when the TD is not a DEBUG TD (its state is protected)
+   * @throws SEAMKIT_ERR_KVM_TDX_FAILED (EIO) when TDH.VP.RD fails
+   * @throws SEAMKIT_ERR_KVM_VM_DEAD (EIO) on a dead VM
+   */
+  getRegs(): KvmRegs {
+    this.#checkDebugRegs('KVM_GET_REGS');
+    const h = this.vm.kvm.host;
+    const out = {} as KvmRegs;
+    for (const [name, field] of KVM_REGS_FIELDS) {
+      const r = h.tdhVpRd(this.lp, this.tdvpr, field);
+      if (r.status !== TDX_SUCCESS) throw kvmError('SEAMKIT_ERR_KVM_TDX_FAILED', [`KVM_GET_REGS (TDH.VP.RD ${name})`, r.status.toString(16)], EIO);
+      out[name] = r.r8;
+    }
+    return out;
+  }
+
+  /**
+   * KVM_SET_REGS. Refused for a TD as {@link getRegs} is. Simulator extension: for a DEBUG TD each
+   * register is written with TDH.VP.WR (class 16 GPRs, TD VMCS guest RSP, RIP, RFLAGS) and the
+   * guest sees the new values when it next runs, with one exception the TDX module makes: when the
+   * vCPU is stopped in a TDVMCALL, the GPRs the guest exposed in that call (its RCX bitmap, e.g.
+   * R10..R15, RBX, RDX, RSI, RDI, R8, R9 for Linux's 0xFFCC) are loaded from the call's outputs at
+   * the next TD entry, and RAX and RCX become the TDVMCALL's return (0, the bitmap); registers the
+   * guest did not expose (RBP, or any outside a narrower bitmap) keep what was written here.
+   * Values are u64 (BigInt.asUintN(64)). On a failure the registers already written are restored.
+   * @throws as {@link getRegs}, with TDH.VP.WR
+   */
+  setRegs(regs: Readonly<KvmRegs>): void {
+    this.#checkDebugRegs('KVM_SET_REGS');
+    const h = this.vm.kvm.host;
+    const old: bigint[] = [];
+    for (const [name, field] of KVM_REGS_FIELDS) {
+      const r = h.tdhVpWr(this.lp, this.tdvpr, field, BigInt.asUintN(64, regs[name]), ALL_BITS);
+      if (r.status !== TDX_SUCCESS) {
+        old.forEach((v, i) => h.tdhVpWr(this.lp, this.tdvpr, KVM_REGS_FIELDS[i]![1], v, ALL_BITS));
+        throw kvmError('SEAMKIT_ERR_KVM_TDX_FAILED', [`KVM_SET_REGS (TDH.VP.WR ${name})`, r.status.toString(16)], EIO);
+      }
+      old.push(r.r8);
+    }
+  }
+
+  /** The checks of KVM_GET_REGS / KVM_SET_REGS on a TD vCPU. */
+  #checkDebugRegs(name: string): void {
+    this.vm.checkAlive(name);
+    if (!this.initialized) throw kvmError('SEAMKIT_ERR_KVM_STATE', [name, 'KVM_TDX_INIT_VCPU not done'], EINVAL);
+    if (this.vm.td?.debug !== true) throw kvmError('SEAMKIT_ERR_KVM_ARG', [name, 'the guest state of a TD is protected (not a DEBUG TD)'], EINVAL);
   }
 
   /**

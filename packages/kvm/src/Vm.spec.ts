@@ -70,6 +70,7 @@ describe('Vm', () => {
         userTdvmcallinfo1R11: 2n,
         kernelTdvmcallinfo1R12: 0n,
         userTdvmcallinfo1R12: 0n,
+        cpuid: expect.objectContaining({ nent: 4 }), // the module's CPUID_CONFIG table (tdxCpuid.spec.ts)
       });
     });
 

@@ -3,17 +3,20 @@ import { PAGE_SIZE, type Ept, type GuestProgram } from '@seamkit/seam-cpu';
 import {
   TDX_KEY_CONFIGURED, TDX_SUCCESS, TDCS_PAGES, TD_PARAMS_ATTRIBUTES, TD_PARAMS_CONFIG_FLAGS, TD_PARAMS_EPTP_CONTROLS,
   TD_PARAMS_MAX_VCPUS, TD_PARAMS_MRCONFIGID, TD_PARAMS_MROWNER, TD_PARAMS_MROWNERCONFIG, TD_PARAMS_SIZE,
-  TD_PARAMS_TSC_FREQUENCY, TD_PARAMS_XFAM, TDX_CONFIG_FLAGS_MAX_GPAW, TDX_CONFIG_FLAGS_NO_RBP_MOD, type Td,
+  TD_PARAMS_TSC_FREQUENCY, TD_PARAMS_XFAM, TDX_CONFIG_FLAGS_MAX_GPAW, TDX_CONFIG_FLAGS_NO_RBP_MOD, TDX_OPERAND_INVALID,
+  TDX_SEAMCALL_STATUS_MASK, type Td,
 } from '@seamkit/tdx-module';
+import type { KvmCpuidEntry2 } from './devices/Cpuid.js';
 import { KvmIoBus, KVM_FAST_MMIO_BUS, KVM_MMIO_BUS, KVM_PIO_BUS, type KvmIoDevice } from './devices/IoBus.js';
 import { KvmApicMap } from './devices/LocalApic.js';
 import { KvmMsrFilter, type KvmMsrFilterSpec } from './devices/Msrs.js';
-import { kvmError } from './errors.js';
+import { kvmError, withTdxCmdOutputs } from './errors.js';
+import { setupTdparamsCpuids, tdInitCpuidEntry2, tdxGpawFromCpuid, type KvmCpuid2 } from './tdxCpuid.js';
 import type { Kvm } from './Kvm.js';
 import { KVM_MAX_VCPUS } from './Kvm.js';
-import { EEXIST, EFAULT, EINVAL, EIO, ENOSPC, EPERM } from './uapi/errno.js';
+import { E2BIG, EEXIST, EFAULT, EINVAL, EIO, ENOSPC, EPERM } from './uapi/errno.js';
 import {
-  KVM_CAP_EXIT_HYPERCALL, KVM_EXIT_HYPERCALL_VALID_MASK, KVM_MEM_GUEST_MEMFD, KVM_SUPPORTED_TDX_TD_ATTRS,
+  KVM_CAP_EXIT_HYPERCALL, KVM_EXIT_HYPERCALL_VALID_MASK, KVM_MEM_GUEST_MEMFD, KVM_MEM_LOG_DIRTY_PAGES, KVM_SUPPORTED_TDX_TD_ATTRS,
 } from './uapi/tdx.js';
 import {
   KVM_CAP_SPLIT_IRQCHIP, KVM_CAP_X2APIC_API, KVM_CAP_X86_USER_SPACE_MSR, KVM_MSI_VALID_DEVID, KVM_MSR_EXIT_REASON_VALID_MASK, KVM_X2APIC_API_DISABLE_BROADCAST_QUIRK,
@@ -45,6 +48,12 @@ export interface TdxCapabilities {
   readonly kernelTdvmcallinfo1R12: bigint;
   /** user_tdvmcallinfo_1_r12 */
   readonly userTdvmcallinfo1R12: bigint;
+  /**
+   * cpuid: the CPUID leaves the VMM may configure with KVM_TDX_INIT_VM and, in each entry, the
+   * bits it may set (the module's CPUID_CONFIG table; 0x80000008 EAX[23:16] = 0xff stands for
+   * the GPAW KVM takes from there; a leaf without subleaves has index 0 and no flags).
+   */
+  readonly cpuid: KvmCpuid2;
 }
 
 /** KVM_TDX_INIT_VM input (`struct kvm_tdx_init_vm`), plus the simulator's GPAW choice. */
@@ -59,12 +68,24 @@ export interface TdxInitVm {
   readonly mrOwner?: Uint8Array;
   /** MROWNERCONFIG (up to 48 bytes). */
   readonly mrOwnerConfig?: Uint8Array;
-  /** 52 for 5-level EPT (shared bit 51), else 48. */
+  /**
+   * cpuid (`struct kvm_cpuid2`): the CPUID configuration, at most KVM_MAX_CPUID_ENTRIES (256)
+   * entries, each matching a configurable leaf of KVM_TDX_CAPABILITIES (index compared with
+   * KVM_CPUID_FLAG_SIGNIFCANT_INDEX as kvm_find_cpuid_entry2 does). The GPAW comes from
+   * CPUID.0x80000008:EAX[23:16] (48 or 52), as setup_tdparams_eptp_controls takes it. Simulator
+   * fallback: without `cpuid` the TD gets no CPUID configuration (all zero) and `gpaw` decides.
+   */
+  readonly cpuid?: readonly KvmCpuidEntry2[];
+  /**
+   * 52 for 5-level EPT (shared bit 51), else 48 (default). Simulator fallback for a `cpuid` without
+   * a 0x80000008 entry (real KVM refuses that with EINVAL); with such an entry it must agree.
+   */
   readonly gpaw?: 48 | 52;
   /**
    * Simulator opt-in, not a KVM feature: also accept ATTRIBUTES.DEBUG (bit 0). Linux 6.16 rejects
    * it (KVM_SUPPORTED_TDX_TD_ATTRS is SEPT_VE_DISABLE only); set this to build a DEBUG TD whose
-   * GPRs the VMM can then read and write with TDH.VP.RD / TDH.VP.WR (class 16) through the module.
+   * GPRs the VMM can then read and write with TDH.VP.RD / TDH.VP.WR (class 16) through the module
+   * (`Vcpu.getRegs` / `Vcpu.setRegs`). Default: the kernel's `KvmOptions.simulatorAllowDebug`.
    */
   readonly simulatorAllowDebug?: boolean;
 }
@@ -73,7 +94,7 @@ export interface TdxInitVm {
 export interface UserMemoryRegion2 {
   /** Slot id. */
   readonly slot: number;
-  /** KVM_MEM_* flags (KVM_MEM_GUEST_MEMFD for private memory). */
+  /** KVM_MEM_* flags: KVM_MEM_GUEST_MEMFD for private memory, or KVM_MEM_LOG_DIRTY_PAGES on a slot without it. */
   readonly flags: number;
   /** guest_phys_addr (4 KiB aligned). */
   readonly guestPhysAddr: number;
@@ -332,10 +353,23 @@ export class Vm implements SharedMemory, Ept {
     return this.kvm.module.tds.get(this.tdr);
   }
 
-  /** KVM_TDX_CAPABILITIES: what KVM and the TDX module support; tdvmcallinfo bits derive from the registry. */
-  tdxCapabilities(): TdxCapabilities {
+  /**
+   * KVM_TDX_CAPABILITIES: what KVM and the TDX module support; tdvmcallinfo bits derive from the
+   * registry, `cpuid` from the module's CPUID configuration table (read at boot).
+   * @param nent - `cpuid.nent` as userspace passes it: the room it has for entries (default:
+   *   KVM_MAX_CPUID_ENTRIES, always enough)
+   * @throws SEAMKIT_ERR_KVM_ARG (E2BIG) when `nent` is smaller than the table (tdx_get_capabilities;
+   *   nothing is written back)
+   */
+  tdxCapabilities(nent = 256): TdxCapabilities {
     this.checkAlive('KVM_TDX_CAPABILITIES');
+    const conf = this.kvm.tdxCpuidConf;
+    if (!Number.isInteger(nent) || nent < conf.numCpuidConfig) {
+      throw kvmError('SEAMKIT_ERR_KVM_ARG', ['KVM_TDX_CAPABILITIES', `cpuid.nent ${nent} < ${conf.numCpuidConfig} configurable leaves`], E2BIG);
+    }
+    const entries = Array.from({ length: conf.numCpuidConfig }, (_, i) => tdInitCpuidEntry2(conf, i));
     return {
+      cpuid: { nent: entries.length, entries },
       supportedAttrs: KVM_SUPPORTED_TDX_TD_ATTRS,
       supportedXfam: KVM_SUPPORTED_XFAM,
       kernelTdvmcallinfo1R11: 0n,
@@ -470,8 +504,11 @@ export class Vm implements SharedMemory, Ept {
   }
 
   /**
-   * KVM_SET_USER_MEMORY_REGION2: adds (or, with size 0, deletes) a memslot.
-   * @throws SEAMKIT_ERR_KVM_ARG (EINVAL) for misaligned or wrapping ranges
+   * KVM_SET_USER_MEMORY_REGION2: adds (or, with size 0, deletes) a memslot. Flags: KVM_MEM_GUEST_MEMFD,
+   * or KVM_MEM_LOG_DIRTY_PAGES on a slot without guest_memfd (accepted and kept; the simulator does
+   * not track dirty pages and has no KVM_GET_DIRTY_LOG).
+   * @throws SEAMKIT_ERR_KVM_ARG (EINVAL) for misaligned or wrapping ranges, unknown flags, or
+   *   KVM_MEM_LOG_DIRTY_PAGES together with KVM_MEM_GUEST_MEMFD
    * @throws SEAMKIT_ERR_KVM_EXISTS (EEXIST) for a range overlapping another slot
    */
   setUserMemoryRegion2(region: UserMemoryRegion2): UserMemory | undefined {
@@ -482,7 +519,9 @@ export class Vm implements SharedMemory, Ept {
     if (gpa % PAGE_SIZE !== 0 || size % PAGE_SIZE !== 0 || gpa < 0 || size < 0 || gpa + size >= this.sharedBit) {
       throw kvmError('SEAMKIT_ERR_KVM_ARG', [name, 'guest_phys_addr/memory_size must be 4 KiB aligned and below the shared bit'], EINVAL);
     }
-    if ((flags & ~KVM_MEM_GUEST_MEMFD) !== 0) throw kvmError('SEAMKIT_ERR_KVM_ARG', [name, `flags 0x${flags.toString(16)}`], EINVAL);
+    // check_memory_region_flags: KVM_MEM_LOG_DIRTY_PAGES is valid except with guest_memfd (private memory is not logged).
+    const validFlags = (flags & KVM_MEM_GUEST_MEMFD) !== 0 ? KVM_MEM_GUEST_MEMFD : KVM_MEM_GUEST_MEMFD | KVM_MEM_LOG_DIRTY_PAGES;
+    if ((flags & ~validFlags) !== 0) throw kvmError('SEAMKIT_ERR_KVM_ARG', [name, `flags 0x${flags.toString(16)}`], EINVAL);
     const i = this.#memslots.findIndex((s) => s.slot === slot);
     if (size === 0) {
       if (i >= 0) this.#memslots.splice(i, 1);
@@ -501,9 +540,15 @@ export class Vm implements SharedMemory, Ept {
   /**
    * KVM_TDX_INIT_VM: creates the TD in the TDX module (TDH.MNG.CREATE with a fresh HKID,
    * KEY.CONFIG on every package, the TDCS pages, TDH.MNG.INIT with TD_PARAMS built as KVM
-   * builds them: NO_RBP_MOD always set, MAX_VCPUS = KVM_MAX_VCPUS).
+   * builds them: NO_RBP_MOD always set, MAX_VCPUS = KVM_MAX_VCPUS, GPAW and EPT levels from
+   * CPUID.0x80000008:EAX[23:16], TD_PARAMS.CPUID_CONFIG from `cpuid` as setup_tdparams_cpuids).
    * @throws SEAMKIT_ERR_KVM_STATE (EINVAL) if already initialized
-   * @throws SEAMKIT_ERR_KVM_ARG (EINVAL) for unsupported attributes or XFAM
+   * @throws SEAMKIT_ERR_KVM_ARG (EINVAL) for unsupported attributes or XFAM, a `cpuid` entry that
+   *   matches no configurable leaf, a GPAW other than 48 / 52 (or one `gpaw` contradicts), a
+   *   `cpuid` without 0x80000008 and without `gpaw`; (E2BIG) for more than 256 `cpuid` entries
+   * @throws SEAMKIT_ERR_KVM_TDX_OPERAND_INVALID (EINVAL, `hwError` = the status) when TDH.MNG.INIT
+   *   refuses an operand (TDX_OPERAND_INVALID: a CPUID bit the VMM may not set, ...); the TD is
+   *   torn down as after any other TDH.MNG.INIT failure
    * @throws SEAMKIT_ERR_KVM_NOMEM (ENOSPC) when no HKID is free
    */
   tdxInitVm(params: TdxInitVm = {}): void {
@@ -512,13 +557,31 @@ export class Vm implements SharedMemory, Ept {
     if (this.state !== TdState.NONE) throw kvmError('SEAMKIT_ERR_KVM_STATE', [name, `TD is ${this.state}`], EINVAL);
     const attributes = params.attributes ?? KVM_SUPPORTED_TDX_TD_ATTRS;
     const xfam = params.xfam ?? KVM_SUPPORTED_XFAM;
-    const allowedAttrs = KVM_SUPPORTED_TDX_TD_ATTRS | (params.simulatorAllowDebug === true ? 1n : 0n);
+    const allowedAttrs = KVM_SUPPORTED_TDX_TD_ATTRS | ((params.simulatorAllowDebug ?? this.kvm.simulatorAllowDebug) ? 1n : 0n);
     if ((attributes & ~allowedAttrs) !== 0n) throw kvmError('SEAMKIT_ERR_KVM_ARG', [name, `attributes 0x${attributes.toString(16)}`], EINVAL);
     if ((xfam & ~KVM_SUPPORTED_XFAM) !== 0n) throw kvmError('SEAMKIT_ERR_KVM_ARG', [name, `xfam 0x${xfam.toString(16)}`], EINVAL);
     for (const f of [params.mrConfigId, params.mrOwner, params.mrOwnerConfig]) {
       if (f !== undefined && f.length > 48) throw kvmError('SEAMKIT_ERR_KVM_ARG', [name, 'MR fields are 48 bytes'], EINVAL);
     }
-    const gpaw = params.gpaw ?? 48;
+    const cpuid = params.cpuid;
+    let gpaw: 48 | 52 = params.gpaw ?? 48;
+    const cpuidConfig = new Uint8Array(TD_PARAMS_SIZE);
+    if (cpuid !== undefined) {
+      if (cpuid.length > 256) throw kvmError('SEAMKIT_ERR_KVM_ARG', [name, `${cpuid.length} CPUID entries (at most 256)`], E2BIG);
+      const u32 = (x: number): boolean => Number.isInteger(x) && x >= 0 && x <= 0xffff_ffff;
+      for (const e of cpuid) {
+        if (![e.function, e.index, e.flags, e.eax, e.ebx, e.ecx, e.edx].every(u32)) throw kvmError('SEAMKIT_ERR_KVM_ARG', [name, 'CPUID entry fields must be u32'], EINVAL);
+      }
+      const fromCpuid = tdxGpawFromCpuid(cpuid);
+      if (fromCpuid === undefined && params.gpaw === undefined) {
+        throw kvmError('SEAMKIT_ERR_KVM_ARG', [name, 'no CPUID 0x80000008 entry (it gives the GPAW)'], EINVAL);
+      }
+      if (fromCpuid !== undefined && params.gpaw !== undefined && params.gpaw !== fromCpuid) {
+        throw kvmError('SEAMKIT_ERR_KVM_ARG', [name, `gpaw ${params.gpaw} but CPUID.0x80000008:EAX[23:16] = ${fromCpuid}`], EINVAL);
+      }
+      gpaw = fromCpuid ?? gpaw;
+      setupTdparamsCpuids(this.kvm.tdxCpuidConf, cpuid, cpuidConfig);
+    }
     const hkid = this.kvm.allocHkid();
     if (hkid === undefined) throw kvmError('SEAMKIT_ERR_KVM_NOMEM', [name, 'TDX HKIDs'], ENOSPC);
     const mem = this.kvm.cpu.memory;
@@ -528,7 +591,7 @@ export class Vm implements SharedMemory, Ept {
     const tdr = mem.allocPage();
     const tdcs = Array.from({ length: TDCS_PAGES }, () => mem.allocPage());
     const paramsPage = mem.allocPage();
-    const raw = new Uint8Array(TD_PARAMS_SIZE);
+    const raw = cpuidConfig;
     const v = new DataView(raw.buffer);
     v.setBigUint64(TD_PARAMS_ATTRIBUTES, attributes, true);
     v.setBigUint64(TD_PARAMS_XFAM, xfam, true);
@@ -566,9 +629,12 @@ export class Vm implements SharedMemory, Ept {
       s = h.tdhMngAddcx(lps[0]!, tdr, tdcs[i]!);
       if (s === TDX_SUCCESS) this.tdcsPages.push(tdcs[i]!);
     }
+    let rcx = 0n;
     if (s === TDX_SUCCESS) {
       step = 'TDH.MNG.INIT';
-      s = h.tdhMngInit(lps[0]!, tdr, paramsPage).status;
+      const r = h.tdhMngInit(lps[0]!, tdr, paramsPage);
+      s = r.status;
+      rcx = r.rcx;
     }
     mem.freePage(paramsPage);
     if (s !== TDX_SUCCESS) {
@@ -581,6 +647,11 @@ export class Vm implements SharedMemory, Ept {
         this.hkid = -1;
       } else {
         this.markDead(`${name} failed and its teardown failed too`);
+      }
+      if (step === 'TDH.MNG.INIT' && (s & TDX_SEAMCALL_STATUS_MASK) === TDX_OPERAND_INVALID) {
+        // A user-given operand: EINVAL, with the status as hw_error (and RCX, the extended error
+        // information such as the CPUID leaf/subleaf, in the message as Linux logs it).
+        throw withTdxCmdOutputs(kvmError('SEAMKIT_ERR_KVM_TDX_OPERAND_INVALID', [`${name} (TDH.MNG.INIT)`, s.toString(16), rcx.toString(16)], EINVAL), { hwError: s });
       }
       failed(step, s);
     }

@@ -1,4 +1,4 @@
-import { errorFactory } from '@seamkit/seam-cpu';
+import { errorFactory, type SeamkitError } from '@seamkit/seam-cpu';
 
 /**
  * Error codes of @seamkit/kvm: ioctl misuse. Each carries the errno the real ioctl fails with
@@ -26,6 +26,11 @@ export const KVM_ERRORS = {
   SEAMKIT_ERR_KVM_INTR: '%s: interrupted, %s',
   /** A SEAMCALL made by an ioctl (or at boot) returned a TDX error status (EIO). */
   SEAMKIT_ERR_KVM_TDX_FAILED: '%s: the TDX module returned 0x%s',
+  /**
+   * KVM_TDX_INIT_VM: TDH.MNG.INIT refused an operand (TDX_OPERAND_INVALID, e.g. a CPUID bit the VMM
+   * may not configure): EINVAL, with the SEAMCALL status in `hwError` (`kvm_tdx_cmd.hw_error`).
+   */
+  SEAMKIT_ERR_KVM_TDX_OPERAND_INVALID: '%s: the TDX module refused an operand: status 0x%s, rcx 0x%s',
   /** A resource ran out: no free TDX HKID for KVM_TDX_INIT_VM (ENOSPC). */
   SEAMKIT_ERR_KVM_NOMEM: '%s: out of %s',
   /** Userspace access to guest memory outside every memslot (EFAULT). */
@@ -50,3 +55,24 @@ export type KvmErrorCode = keyof typeof KVM_ERRORS;
 
 /** Creates a coded error of this package: `kvmError(code, args, errno)`. */
 export const kvmError = errorFactory(KVM_ERRORS);
+
+/**
+ * What a failing `KVM_MEMORY_ENCRYPT_OP` TDX sub-command gives userspace besides its errno: the
+ * `hw_error` field of `struct kvm_tdx_cmd` (the SEAMCALL status, for KVM_TDX_INIT_VM's
+ * TDX_OPERAND_INVALID) and the `nent` KVM writes back into a `struct kvm_cpuid2` (KVM_TDX_GET_CPUID
+ * with E2BIG: the number of entries needed).
+ */
+export interface KvmTdxCmdOutputs {
+  /** `kvm_tdx_cmd.hw_error`. */
+  readonly hwError?: bigint;
+  /** `kvm_cpuid2.nent` as KVM updated it. */
+  readonly nent?: number;
+}
+
+/** A {@link SeamkitError} of a TDX sub-command, with its {@link KvmTdxCmdOutputs}. */
+export type KvmTdxCmdError = SeamkitError & KvmTdxCmdOutputs;
+
+/** Attaches `outputs` to `err` (as the ioctl would have written them back) and returns it. */
+export function withTdxCmdOutputs(err: SeamkitError, outputs: KvmTdxCmdOutputs): KvmTdxCmdError {
+  return Object.assign(err, outputs);
+}

@@ -18,8 +18,13 @@ export type { KvmIoDevice } from './devices/IoBus.js';
 export * from './devices/LocalApic.js';
 export * from './devices/Msrs.js';
 export { VcpuArch } from './devices/VcpuArch.js';
-export { KVM_ERRORS, kvmError } from './errors.js';
-export type { KvmErrorCode } from './errors.js';
+export { KVM_ERRORS, kvmError, withTdxCmdOutputs } from './errors.js';
+export type { KvmErrorCode, KvmTdxCmdError, KvmTdxCmdOutputs } from './errors.js';
+export {
+  KVM_TDX_CPUID_NO_SUBLEAF, TD_MD_FIELD_ID_CPUID_VALUES, findCpuidEntry2, readTdxCpuidConf, setupTdparamsCpuids, tdInitCpuidEntry2,
+  tdxGpawFromCpuid, tdxGuestPhysAddrBits, tdxReadTdCpuid, tdxSetGuestPhysAddrBits,
+} from './tdxCpuid.js';
+export type { KvmCpuid2, TdxCpuidConf } from './tdxCpuid.js';
 export { LINUX_EXIT_SHAPES } from './exitShapes.js';
 export { Kvm, KVM_CAP_MAX_VCPUS, KVM_CAP_VM_TYPES, KVM_MAX_VCPUS } from './Kvm.js';
 export type { CreateVmOptions, KvmOptions } from './Kvm.js';
@@ -38,6 +43,6 @@ export { RdmsrLeaf, WrmsrLeaf } from './leaves/MsrLeaves.js';
 export { RequestMmioLeaf } from './leaves/RequestMmioLeaf.js';
 export { UserMemory } from './UserMemory.js';
 export { Vcpu } from './Vcpu.js';
-export type { KvmMsrEntry, TdxInitMemRegion } from './Vcpu.js';
+export type { KvmMsrEntry, KvmRegs, TdxInitMemRegion } from './Vcpu.js';
 export { KVM_SUPPORTED_XFAM, TdState, Vm } from './Vm.js';
 export type { KvmMemoryAttributes, KvmMsi, TdxCapabilities, TdxInitVm, UserMemoryRegion2 } from './Vm.js';

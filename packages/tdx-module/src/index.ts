@@ -26,8 +26,13 @@ export { ALL as MD_MASK_ALL, MdTable, elementSizeMask, isNullFieldId, mdField } 
 export type { MdAccessor, MdField, MdFieldSpec, MdReadResult, MdRefs, MdTableReadResult, MdWriteResult } from './module/metadata.js';
 export { SIM_NATIVE_TSC_HZ, TD_METADATA, VP_METADATA, tdCtlsOf } from './module/metadataLeaves.js';
 export {
-  CMR_INFO_ENTRY_SIZE, MAX_CMR, SIM_MODULE_INFO, SYS_METADATA, TDSYSINFO, TDSYSINFO_STRUCT_SIZE, cmrsOf,
+  CMR_INFO_ENTRY_SIZE, MAX_CMR, SIM_MODULE_INFO, SYS_METADATA, TDSYSINFO, TDSYSINFO_CPUID_CONFIG_SIZE, TDSYSINFO_STRUCT_SIZE, cmrsOf,
 } from './module/platformInfoLeaves.js';
+export {
+  CPUID_SUBLEAF_NA, SIM_CPUID_CONFIGURABLE, SIM_CPUID_LOOKUP, cpuidConfigValue, cpuidLeafSubleaf, cpuidLookupIndex,
+  virtualizeCpuid, xsaveAreaMaxSize,
+} from './module/cpuidConfig.js';
+export type { CpuidConfigurable, CpuidLookupEntry, CpuidRegs, CpuidVirtualization } from './module/cpuidConfig.js';
 export { seamcall, seamcallRet, seamcallSavedRet } from './host/seamcall.js';
 export { TdxHost } from './host/TdxHost.js';
 export type { SeamcallResult } from './host/TdxHost.js';

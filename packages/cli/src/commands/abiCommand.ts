@@ -6,7 +6,12 @@ import type { Output } from '../Output.js';
 export const ABI_HELP = `Usage: seamkit abi [--json]
 
 Prints the byte layout of struct kvm_run as seamkit implements it (Linux 6.16 x86-64):
-member path, offset and size. With --json: {"kvm_run": {"<member path>": {"offset": N, "size": N}, ...}}.`;
+member path, offset and size.
+
+Options:
+  --json      one JSON object: {"kvm_run": {"<member path>": {"offset": N, "size": N}, ...},
+              "sizeof": {"kvm_run": N}}
+  -h, --help  show this help`;
 
 /** `seamkit abi`. */
 export function abiCommand(argv: readonly string[], o: Output): number {

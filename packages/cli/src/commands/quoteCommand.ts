@@ -7,11 +7,12 @@ import {
   DcapQuoteGenerator, GET_QUOTE_IN_FLIGHT, GetQuoteLeaf, inProcessTransport, parseDcapQuote, QgsClient, QgsServer,
   quoteModule, quoteServiceModule, unixSocketTransport, verifyDcapQuote, type QuoteService,
 } from '@seamkit/plugin-quote';
-import { fromGenerator, R11, SeamkitError, TDVMCALL_STATUS_RETRY, type GuestCpu } from '@seamkit/seam-cpu';
+import { fromGenerator, SeamkitError, TDVMCALL_STATUS_RETRY, type GuestCpu } from '@seamkit/seam-cpu';
 import { ghci } from '@seamkit/tdx-module';
 import { CliError } from '../CliError.js';
 import { hex, statusName } from '../names.js';
 import { paint, type Output } from '../Output.js';
+import { mapGpaRange } from '../scenarios/protocol.js';
 
 /** Help text of `seamkit quote`. */
 export const QUOTE_HELP = `Usage: seamkit quote --out FILE [--report-data HEX] [--pki DIR] [--qgs SOCKET] [--json]
@@ -63,26 +64,37 @@ export const QUOTE_IMAGE: Uint8Array = (() => {
   return img;
 })();
 
-/** What the guest saw. */
-export interface AttestationResult {
+/** What the guest saw at each step of the attestation flow (-1n: the step was not reached). */
+export interface AttestationSteps {
   /** R10 of SetupEventNotifyInterrupt. */
-  readonly notifyStatus: bigint;
+  notifyStatus: bigint;
   /** RAX of TDG.MR.REPORT. */
-  readonly reportStatus: bigint;
+  reportStatus: bigint;
   /** R10 of MapGPA (the GetQuote buffer to shared). */
-  readonly mapGpaStatus: bigint;
+  mapGpaStatus: bigint;
   /** R10 of GetQuote. */
-  readonly getQuoteStatus: bigint;
+  getQuoteStatus: bigint;
   /** The final status word of the GetQuote buffer. */
-  readonly quoteStatus: bigint;
+  quoteStatus: bigint;
   /** out_len of the GetQuote buffer. */
-  readonly outLen: number;
+  outLen: number;
+  /** Interrupt vectors the guest took while it waited. */
+  readonly interrupts: number[];
+  /** The TDREPORT the guest got from TDG.MR.REPORT (empty before). */
+  tdReport: Uint8Array;
+}
+
+/** Steps of a guest that has not started the flow yet. */
+export function newAttestationSteps(): AttestationSteps {
+  return { notifyStatus: -1n, reportStatus: -1n, mapGpaStatus: -1n, getQuoteStatus: -1n, quoteStatus: -1n, outLen: 0, interrupts: [], tdReport: new Uint8Array(0) };
+}
+
+/** What the guest saw. */
+export interface AttestationResult extends Readonly<Omit<AttestationSteps, 'interrupts'>> {
   /** Interrupt vectors the guest took while it waited. */
   readonly interrupts: readonly number[];
   /** The quote the guest received (empty without one). */
   readonly quote: Uint8Array;
-  /** The TDREPORT the guest got from TDG.MR.REPORT. */
-  readonly tdReport: Uint8Array;
   /** MRTD of the TD. */
   readonly mrtd: Uint8Array;
 }
@@ -95,25 +107,8 @@ export interface AttestationOptions {
   readonly service: QuoteService;
 }
 
-/**
- * MapGPA of [gpa, gpa + size) as a Linux guest issues it: on RETRY, again from the GPA KVM
- * returns in R11. Returns the final R10.
- */
-function* mapShared(cpu: GuestCpu, gpa: number, size: number): Generator<number, bigint, void> {
-  const end = gpa + size;
-  let at = gpa;
-  for (let tries = 0; tries < 64; tries++) {
-    const r = yield* ghci.mapGpa(cpu, at, end - at);
-    if (r !== TDVMCALL_STATUS_RETRY) return r;
-    const next = Number(cpu.regs.get(R11));
-    if (next < at || next >= end) return r;
-    at = next;
-  }
-  return TDVMCALL_STATUS_RETRY;
-}
-
-/** Status word names of the GetQuote buffer. */
-function quoteStatusName(s: bigint): string {
+/** Name of a status word of the GetQuote buffer (SUCCESS, IN_FLIGHT, ERROR, SERVICE_UNAVAILABLE), or its hex value. */
+export function quoteStatusName(s: bigint): string {
   switch (s) {
     case 0n: return 'SUCCESS';
     case 0xffff_ffff_ffff_ffffn: return 'IN_FLIGHT';
@@ -124,46 +119,57 @@ function quoteStatusName(s: bigint): string {
 }
 
 /**
+ * The guest side of the attestation flow, as a Linux TD guest runs it (in a TD built from
+ * {@link QUOTE_IMAGE}): SetupEventNotifyInterrupt({@link QUOTE_NOTIFY_VECTOR}), TDG.MR.REPORT of
+ * `reportData` into private memory, MapGPA of the GetQuote buffer ({@link QUOTE_BUFFER}) to
+ * shared, the TDREPORT copied into it after a version-1 header, GetQuote (again on RETRY), then
+ * HLT with interrupts enabled until the notification interrupt, and the final status and out_len
+ * read from the header. It stops at the first step that fails; `seen` records every step.
+ */
+export function* attestationGuest(cpu: GuestCpu, reportData: Uint8Array, seen: AttestationSteps): Generator<number, void, void> {
+  const shared = cpu.mem.sharedBit;
+  seen.notifyStatus = yield* ghci.setupEventNotifyInterrupt(cpu, QUOTE_NOTIFY_VECTOR);
+  // TDG.MR.REPORT into private memory, as tdx_mcall_get_report0 does.
+  cpu.mem.write(SCRATCH + 1024, reportData);
+  seen.reportStatus = yield* ghci.tdReport(cpu, SCRATCH, SCRATCH + 1024);
+  if (seen.reportStatus !== 0n) return;
+  const report = new Uint8Array(1024);
+  cpu.mem.read(SCRATCH, report);
+  seen.tdReport = report;
+  // The GetQuote buffer must be shared: convert it with MapGPA (set_memory_decrypted).
+  seen.mapGpaStatus = yield* mapGpaRange(cpu, shared + QUOTE_BUFFER, QUOTE_BUFFER_SIZE);
+  if (seen.mapGpaStatus !== 0n) return;
+  const buf = shared + QUOTE_BUFFER;
+  cpu.mem.writeU64(buf, 1n); // version
+  cpu.mem.writeU64(buf + 8, 0n); // status
+  cpu.mem.writeU32(buf + 16, report.length); // in_len
+  cpu.mem.writeU32(buf + 20, 0); // out_len
+  cpu.mem.write(buf + 24, report);
+  do seen.getQuoteStatus = yield* ghci.getQuote(cpu, buf, QUOTE_BUFFER_SIZE);
+  while (seen.getQuoteStatus === TDVMCALL_STATUS_RETRY);
+  if (seen.getQuoteStatus !== 0n) return;
+  // Wait for the notification, as the Linux driver's wait_for_completion would: halt with
+  // interrupts enabled, take the interrupt, then look at the status.
+  for (;;) {
+    const v = cpu.apic.takeInterrupt();
+    if (v >= 0) seen.interrupts.push(v);
+    if (cpu.mem.readU64(buf + 8) !== GET_QUOTE_IN_FLIGHT) break;
+    yield* ghci.hlt(cpu);
+  }
+  seen.quoteStatus = cpu.mem.readU64(buf + 8);
+  seen.outLen = cpu.mem.readU32(buf + 20);
+}
+
+/**
  * Boots a one-vCPU TD on the reference VMM (kvm, plugin-quote with `service`, plugin-fatal) and
- * runs the guest attestation flow in it; the VMM drives the vCPU and, while the guest is halted
- * waiting for its notification (KVM_RUN returns EINTR), lets the quote service work.
+ * runs the guest attestation flow ({@link attestationGuest}) in it; the VMM drives the vCPU and,
+ * while the guest is halted waiting for its notification (KVM_RUN returns EINTR), lets the quote
+ * service work.
  */
 export async function runAttestation(options: AttestationOptions): Promise<AttestationResult> {
   const vmm = createVmm({ modules: [kvmModule(), quoteModule, fatalModule, quoteServiceModule(options.service)] });
-  const seen = { notifyStatus: -1n, reportStatus: -1n, mapGpaStatus: -1n, getQuoteStatus: -1n, quoteStatus: -1n, outLen: 0, interrupts: [] as number[], tdReport: new Uint8Array(0) };
-  const guest = function* (cpu: GuestCpu): Generator<number, void, void> {
-    const shared = cpu.mem.sharedBit;
-    seen.notifyStatus = yield* ghci.setupEventNotifyInterrupt(cpu, QUOTE_NOTIFY_VECTOR);
-    // TDG.MR.REPORT into private memory, as tdx_mcall_get_report0 does.
-    cpu.mem.write(SCRATCH + 1024, options.reportData);
-    seen.reportStatus = yield* ghci.tdReport(cpu, SCRATCH, SCRATCH + 1024);
-    if (seen.reportStatus !== 0n) return;
-    const report = new Uint8Array(1024);
-    cpu.mem.read(SCRATCH, report);
-    seen.tdReport = report;
-    // The GetQuote buffer must be shared: convert it with MapGPA (set_memory_decrypted).
-    seen.mapGpaStatus = yield* mapShared(cpu, shared + QUOTE_BUFFER, QUOTE_BUFFER_SIZE);
-    if (seen.mapGpaStatus !== 0n) return;
-    const buf = shared + QUOTE_BUFFER;
-    cpu.mem.writeU64(buf, 1n); // version
-    cpu.mem.writeU64(buf + 8, 0n); // status
-    cpu.mem.writeU32(buf + 16, report.length); // in_len
-    cpu.mem.writeU32(buf + 20, 0); // out_len
-    cpu.mem.write(buf + 24, report);
-    do seen.getQuoteStatus = yield* ghci.getQuote(cpu, buf, QUOTE_BUFFER_SIZE);
-    while (seen.getQuoteStatus === TDVMCALL_STATUS_RETRY);
-    if (seen.getQuoteStatus !== 0n) return;
-    // Wait for the notification, as the Linux driver's wait_for_completion would: halt with
-    // interrupts enabled, take the interrupt, then look at the status.
-    for (;;) {
-      const v = cpu.apic.takeInterrupt();
-      if (v >= 0) seen.interrupts.push(v);
-      if (cpu.mem.readU64(buf + 8) !== GET_QUOTE_IN_FLIGHT) break;
-      yield* ghci.hlt(cpu);
-    }
-    seen.quoteStatus = cpu.mem.readU64(buf + 8);
-    seen.outLen = cpu.mem.readU32(buf + 20);
-  };
+  const seen = newAttestationSteps();
+  const guest = (cpu: GuestCpu): Generator<number, void, void> => attestationGuest(cpu, options.reportData, seen);
   const td = vmm.createTd({ guest: fromGenerator(guest), image: QUOTE_IMAGE, memoryBytes: 4 << 20 });
   const runner = td.runners[0]!;
   const deadline = Date.now() + 60_000;

@@ -1,39 +1,45 @@
 import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
+import { SeamkitError } from '@seamkit/seam-cpu';
 import { CliError } from '../CliError.js';
 import { htmlReport } from '../htmlReport.js';
 import { loadGuestModule } from '../loadGuestModule.js';
 import { paint, type Output } from '../Output.js';
-import { PLUGIN_MODULES, runScenario } from '../runScenario.js';
+import { PLUGIN_MODULES, runScenarioAsync, type RunScenarioResult } from '../runScenario.js';
 import { SCENARIOS } from '../scenarios/index.js';
 import type { Scenario } from '../scenarios/Scenario.js';
-import { formatRecord } from '../Tracer.js';
+import { formatRecord, type TraceRecord } from '../Tracer.js';
 
 /** Help text of `seamkit run`. */
 export const RUN_HELP = `Usage: seamkit run [SCENARIO | ./guest.js] [options]
 
 Boots a TD on the reference VMM (simulated TDX module + KVM, default plugins: GetQuote,
-ReportFatalError, and KVM's own leaves) and runs a built-in guest scenario or your guest
-module, printing one line per TDVMCALL (answered in the kernel model, or exit to userspace with
-its decoded struct and what the guest got back) and a summary.
+ReportFatalError, and KVM's own leaves; KVM_EXIT_MEMORY_FAULT converts memory as QEMU does)
+and runs a built-in guest scenario or your guest module. It prints one line per TDVMCALL
+answered in the kernel model, one per exit to userspace (exit reason, leaf, the exit struct
+decoded), one per completion (what the guest got back in R10 and R11), the notes of the
+scenario's VMM side, and a summary.
 
 Scenarios:
 ${Object.values(SCENARIOS).map((s) => `  ${s.name.padEnd(12)} ${s.description}`).join('\n')}
 
 A guest module is a .js/.mjs/.cjs file exporting "guest" (a generator function or a step-form
-program) and optionally "modules" (DI modules with the plugins it needs) and "vcpus".
+program) and optionally "modules" (DI modules with the plugins it needs), "vcpus", "image",
+"handlers" (exit handlers by KVM_EXIT_* reason), "vmm" (host => its VMM side: handlers, setup,
+notes to the trace), "sharedMemory", "attributes", "kvm", "name" and "description".
+See docs/reference-vmm.md.
 
 Options:
   --vcpus N          number of vCPUs (default: the scenario's, else 1)
   --memory SIZE      guest memory, e.g. 64M, 1G (default 64M; only touched pages cost memory)
   --plugins LIST     plugin packages to load: comma list of ${Object.keys(PLUGIN_MODULES).join(', ')}, or "none" (default: all)
-  --trace            also print every TD exit (TDH.VP.ENTER status) with timings
+  --trace            also print every TD exit (TDH.VP.ENTER status, VMX exit reason) with timings
   --json             one JSON object per line instead of text (records, then a summary object)
   --report FILE      write a self-contained HTML report (timeline, per-leaf counts, latency histogram)
   -h, --help         show this help
 
-Exit status: 0 when the run ends normally, 1 when guest code threw or a plugin failed, 2 for
-bad usage.`;
+Exit status: 0 when the run ends normally, 1 when guest code threw, a plugin failed or a check
+of the scenario failed, 2 for bad usage.`;
 
 /** JSON.stringify that writes BigInts (register values, GPAs) as hex strings and byte arrays as hex. */
 export function toJson(value: unknown): string {
@@ -48,6 +54,15 @@ export function parseSize(text: string): number {
   const bytes = Number(m[1]) * mult;
   if (bytes < 4096 || bytes > 2 ** 46) throw new CliError(`--memory: ${text} is out of range (4K .. 64T)`);
   return bytes;
+}
+
+/** A trace line with the colours of its kind: events and failed checks red, TD exits dim, VMM notes cyan. */
+function colorRecord(o: Output, r: TraceRecord): string {
+  const line = formatRecord(r);
+  if (r.kind === 'event' || r.ok === false) return paint(o, 'red', line);
+  if (r.kind === 'td-exit') return paint(o, 'dim', line);
+  if (r.kind === 'vmm') return paint(o, 'cyan', line);
+  return line;
 }
 
 /** `seamkit run`: returns the process exit code. */
@@ -91,16 +106,25 @@ export async function runCommand(argv: readonly string[], o: Output): Promise<nu
   }
   const json = values.json;
   if (!json) o.out(paint(o, 'bold', `seamkit run ${scenario.name}: ${scenario.description}`));
-  const result = runScenario(scenario, {
-    onRecord: (r) => o.out(json ? toJson(r) : r.kind === 'event' ? paint(o, 'red', formatRecord(r)) : r.kind === 'td-exit' ? paint(o, 'dim', formatRecord(r)) : formatRecord(r)),
-    timing: values.trace || values.report !== undefined,
-    tdExits: values.trace,
-    ...(vcpus !== undefined ? { vcpus } : {}),
-    ...(memoryBytes !== undefined ? { memoryBytes } : {}),
-    ...(plugins !== undefined ? { plugins } : {}),
-  });
+  let result: RunScenarioResult;
+  try {
+    result = await runScenarioAsync(scenario, {
+      onRecord: (r) => o.out(json ? toJson(r) : colorRecord(o, r)),
+      timing: values.trace || values.report !== undefined,
+      tdExits: values.trace,
+      ...(vcpus !== undefined ? { vcpus } : {}),
+      ...(memoryBytes !== undefined ? { memoryBytes } : {}),
+      ...(plugins !== undefined ? { plugins } : {}),
+    });
+  } catch (err) {
+    // A guest module's own VMM code (its handlers, its `vmm` side) that throws: say so, exit 1.
+    if (SCENARIOS[name] === undefined && err instanceof Error && !(err instanceof CliError) && !SeamkitError.is(err)) {
+      throw new CliError(`guest module ${name} failed: ${err.message}`, 1);
+    }
+    throw err;
+  }
   if (values.report !== undefined) writeFileSync(values.report, htmlReport(result));
-  const failed = result.guestCrashes.length > 0 || result.pluginErrors > 0;
+  const failed = result.guestCrashes.length > 0 || result.pluginErrors > 0 || result.failures.length > 0;
   if (json) {
     const { records: _records, ...summary } = result;
     o.out(toJson({ kind: 'summary', ...summary }));
@@ -114,6 +138,7 @@ export async function runCommand(argv: readonly string[], o: Output): Promise<nu
   o.out(`  guest panics   ${result.panics.length}${result.panics.length ? ` (${result.panics.map((p) => JSON.stringify(p.message)).join(', ')})` : ''}`);
   if (result.guestCrashes.length) o.out(paint(o, 'red', `  guest code threw: ${result.guestCrashes.join('; ')}`));
   if (result.pluginErrors) o.out(paint(o, 'red', `  plugin errors  ${result.pluginErrors}`));
+  if (result.failures.length) o.out(paint(o, 'red', `  failed checks  ${result.failures.length} (${result.failures.join('; ')})`));
   result.vcpuStates.forEach((s, i) => o.out(`  vcpu${i}          ${s} after ${result.lastExits[i]}${result.halted.includes(i) ? ' (halted, nothing to wake it)' : ''}`));
   if (values.report !== undefined) o.out(`  report         ${values.report}`);
   return failed ? 1 : 0;

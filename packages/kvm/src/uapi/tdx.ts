@@ -44,6 +44,8 @@ export const KVM_MAP_GPA_RANGE_ENCRYPTED = 1 << 4;
 /** KVM_MAP_GPA_RANGE_DECRYPTED */
 export const KVM_MAP_GPA_RANGE_DECRYPTED = 0;
 
+/** KVM_MEM_LOG_DIRTY_PAGES: memslot flag, KVM tracks guest writes to the slot (not with KVM_MEM_GUEST_MEMFD). */
+export const KVM_MEM_LOG_DIRTY_PAGES = 1 << 0;
 /** KVM_MEM_GUEST_MEMFD: memslot flag, private memory comes from a guest_memfd. */
 export const KVM_MEM_GUEST_MEMFD = 1 << 2;
 

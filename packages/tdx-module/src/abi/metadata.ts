@@ -157,6 +157,17 @@ export const MD_SYS_CONFIG_FLAGS_FIXED0 = 0x9900_0003_0000_0006n;
 export const MD_SYS_CONFIG_FLAGS_FIXED1 = 0x9900_0003_0000_0007n;
 /** MAX_VCPUS_PER_TD (2 bytes). */
 export const MD_SYS_MAX_VCPUS_PER_TD = 0x9900_0001_0000_0008n;
+/**
+ * CPUID_CONFIG_LEAVES[i] = this + i (8 bytes, NUM_CPUID_CONFIG fields): leaf in bits 31:0, subleaf
+ * in bits 63:32 (0xFFFFFFFF: no subleaf). Linux reads it as `cpuid_config_leaves[i]`.
+ */
+export const MD_SYS_CPUID_CONFIG_LEAVES = 0x9900_0003_0000_0400n;
+/**
+ * CPUID_CONFIG_VALUES[i][j] = this + 2 * i + j (8 bytes, NUM_CPUID_CONFIG fields of 2 elements):
+ * element 0 = EBX:EAX, element 1 = EDX:ECX, the bits the host VMM may configure. Linux reads it
+ * as `cpuid_config_values[i][j]`.
+ */
+export const MD_SYS_CPUID_CONFIG_VALUES = 0x9900_0003_0000_0500n;
 
 /** TDX_FEATURES0 bit 18: NO_RBP_MOD supported (Linux `TDX_FEATURES0_NO_RBP_MOD`; KVM requires it). */
 export const TDX_FEATURES0_NO_RBP_MOD = 1n << 18n;
@@ -215,6 +226,28 @@ export const MD_TDCS_MROWNER = 0x1310_0003_0000_0018n;
 export const MD_TDCS_MROWNERCONFIG = 0x1310_0003_0000_0020n;
 /** TDCS RTMR[i] element e = this + 6 * i + e (4 fields x 6 elements; not host-readable in a non-debug TD). */
 export const MD_TDCS_RTMR = 0x1310_0003_0000_0040n;
+
+/** TD class: TDCS CPUID values (the virtualized CPUID the TD sees). */
+export const MD_TDCS_CPUID_CLASS = 20;
+/**
+ * TDCS CPUID_VALUES base id (8 bytes, 2 elements per leaf: EBX:EAX, EDX:ECX; Linux KVM
+ * `TD_MD_FIELD_ID_CPUID_VALUES`). The field code of a leaf is {@link cpuidValuesFieldCode}.
+ */
+export const MD_TDCS_CPUID_VALUES = 0x9410_0003_0000_0000n;
+
+/**
+ * Field code (bits 23:0) of element `element` of the TDCS CPUID_VALUES field of `leaf` /
+ * `subleaf` (KVM's tdx_read_cpuid): bit 16 = leaf bit 31, bits 15:9 = leaf bits 6:0, bit 8 =
+ * SUBLEAF_NA, bits 7:1 = subleaf bits 6:0 (all ones when there is no subleaf), bit 0 = element.
+ * Leaf bits 30:7 and subleaf bits 31:7 cannot be expressed (they are implicitly 0).
+ * @param leaf - CPUID leaf (EAX input)
+ * @param subleaf - CPUID subleaf (ECX input), or undefined for a leaf without subleaves
+ * @param element - 0 for EBX:EAX, 1 for EDX:ECX
+ */
+export function cpuidValuesFieldCode(leaf: number, subleaf: number | undefined, element: 0 | 1): number {
+  const l = ((leaf >>> 31) << 16) | ((leaf & 0x7f) << 9);
+  return l | (subleaf === undefined ? 0x1fe : (subleaf & 0x7f) << 1) | element;
+}
 
 /** TD_CTLS bit 0 PENDING_VE_DISABLE (Linux `TD_CTLS_PENDING_VE_DISABLE`). */
 export const TD_CTLS_PENDING_VE_DISABLE = 1n << 0n;

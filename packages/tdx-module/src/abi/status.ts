@@ -144,6 +144,8 @@ export const TDX_OPERAND_ID_XFAM = 65n;
 export const TDX_OPERAND_ID_EPTP_CONTROLS = 67n;
 /** Operand id of TD_PARAMS.MAX_VCPUS. */
 export const TDX_OPERAND_ID_MAX_VCPUS = 68n;
+/** Operand id of TD_PARAMS.CPUID_CONFIG (RCX then holds the leaf / subleaf). */
+export const TDX_OPERAND_ID_CPUID_CONFIG = 69n;
 /** Operand id of TD_PARAMS.TSC_FREQUENCY. */
 export const TDX_OPERAND_ID_TSC_FREQUENCY = 70n;
 /** Operand id of the TDR page. */

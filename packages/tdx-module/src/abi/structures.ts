@@ -33,6 +33,11 @@ export const TD_PARAMS_MROWNER = 128;
 export const TD_PARAMS_MROWNERCONFIG = 176;
 /** TD_PARAMS.CPUID_CONFIG values offset (16 bytes each). */
 export const TD_PARAMS_CPUID_CONFIG = 256;
+/**
+ * Size of one TD_PARAMS.CPUID_CONFIG entry: EAX, EBX, ECX, EDX (u32 each), in the order of the
+ * module's CPUID_CONFIG table (TDH.SYS.INFO / CPUID_CONFIG_LEAVES).
+ */
+export const TD_PARAMS_CPUID_CONFIG_ENTRY_SIZE = 16;
 
 /** TD attribute DEBUG (bit 0). */
 export const TD_ATTR_DEBUG = 1n << 0n;

@@ -49,6 +49,11 @@ export class Td {
    * TLB-tracked once TD_EPOCH > E (no vCPU can still run in epoch E in this synchronous model).
    */
   tdEpoch = 1;
+  /**
+   * TDCS CPUID values computed by TDH.MNG.INIT from TD_PARAMS.CPUID_CONFIG: EAX, EBX, ECX, EDX of
+   * each leaf of the module's CPUID table (`SIM_CPUID_LOOKUP` order); undefined before.
+   */
+  cpuidValues: Uint32Array | undefined;
   /** MRCONFIGID, MROWNER, MROWNERCONFIG (48 bytes each). */
   readonly mrConfigId = new Uint8Array(48);
   /** MROWNER. */

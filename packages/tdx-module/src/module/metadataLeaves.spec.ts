@@ -108,7 +108,9 @@ describe('TDH.MNG.RD (11)', () => {
     expect(seen).toContain(KVM_TSC_OFFSET | (1n << 52n) | (3n << 32n));
     expect(seen).not.toContain(NOTIFY_ENABLES);
     expect(seen).not.toContain(RTMR);
-    expect(seen.at(-1)).toBe(0x1310000300000025n); // MROWNERCONFIG element 5
+    // MROWNERCONFIG element 5 is followed by the CPUID values (class 20), CPUID(0x80000008) last.
+    expect(seen[seen.indexOf(0x1310000300000025n) + 1]).toBe(0x94100003000001fen); // CPUID(0) EBX:EAX
+    expect(seen.at(-1)).toBe(0x94100003000111ffn); // CPUID(0x80000008) EDX:ECX
   });
 
   it('version 0: a null field id is malformed (TDX_METADATA_FIELD_ID_INCORRECT)', () => {

@@ -6,7 +6,8 @@ import * as S from '../abi/status.js';
 import {
   EPTP_PWL_SHIFT, TD_ATTR_SEPT_VE_DISABLE, TDVPS_PAGES, TDX_CONFIG_FLAGS_FLEXIBLE_PENDING_VE,
 } from '../abi/structures.js';
-import { ALL, isNullFieldId, MdTable, mdField, qwordOf, type MdRefs } from './metadata.js';
+import { CPUID_SUBLEAF_NA, SIM_CPUID_LOOKUP } from './cpuidConfig.js';
+import { ALL, isNullFieldId, MdTable, mdField, qwordOf, type MdField, type MdRefs } from './metadata.js';
 import { fail, setStatus } from './status.js';
 import type { Td } from './Td.js';
 import type { TdVcpu } from './TdVcpu.js';
@@ -41,6 +42,26 @@ function writeTdCtls(r: MdRefs, _i: number, value: bigint): bigint | undefined {
   if ((value & M.TD_CTLS_ENUM_TOPOLOGY) !== 0n) return S.TDX_METADATA_FIELD_VALUE_NOT_VALID;
   t.tdCtls = value;
   return undefined;
+}
+
+/**
+ * The TDCS CPUID_VALUES fields (class 20): one field of two 8-byte elements (EBX:EAX, EDX:ECX) per
+ * leaf the module virtualizes, in field-code order. Readable by the host (KVM's
+ * KVM_TDX_GET_CPUID reads them with TDH.MNG.RD) and by the guest; a leaf the module does not
+ * virtualize has no field (TDX_METADATA_FIELD_ID_INCORRECT).
+ */
+function cpuidValueFields(): MdField[] {
+  return SIM_CPUID_LOOKUP.map((e, li) => ({ e, li, code: M.cpuidValuesFieldCode(e.leaf, e.subleaf === CPUID_SUBLEAF_NA ? undefined : e.subleaf, 0) }))
+    .sort((a, b) => a.code - b.code)
+    .map(({ e, li, code }) => mdField(`CPUID_VALUES(0x${e.leaf.toString(16)}${e.subleaf === CPUID_SUBLEAF_NA ? '' : `/${e.subleaf}`})`, M.MD_TDCS_CPUID_VALUES | BigInt(code), {
+      hostRd: ALL, guestRd: ALL, numElems: 2,
+      read: (r, i) => {
+        const v = td(r).cpuidValues;
+        if (v === undefined) return 0n;
+        const o = li * 4 + i * 2;
+        return (BigInt(v[o + 1]!) << 32n) | BigInt(v[o]!);
+      },
+    }));
 }
 
 /**
@@ -93,6 +114,7 @@ export const TD_METADATA = new MdTable([
     debugRd: ALL, guestRd: ALL, numFields: 4, numElems: 6,
     read: (r, i) => qwordOf(td(r).rtmr[Math.floor(i / 6)]!, i % 6),
   }),
+  ...cpuidValueFields(),
 ]);
 
 /** Initial values of the TD VMCS fields the simulator keeps, by encoding. */

@@ -35,7 +35,7 @@ const LINUX_FIELDS: readonly [string, bigint, bigint][] = [
   ['attributes_fixed1', 0x1900000300000001n, 0n],
   ['xfam_fixed0', 0x1900000300000002n, 0x2e7n],
   ['xfam_fixed1 (x87, SSE)', 0x1900000300000003n, 3n],
-  ['num_cpuid_config', 0x9900000100000004n, 0n],
+  ['num_cpuid_config (leaves 0x1, 0x7/0, 0x7/1, 0x80000008)', 0x9900000100000004n, 4n],
   ['max_vcpus_per_td', 0x9900000100000008n, 576n],
 ];
 
@@ -70,7 +70,9 @@ describe('TDH.SYS.RD (34)', () => {
   it('should return RDX = the next field id, and MD_FIELD_ID_NA after the last', () => {
     const p = bootPlatform();
     expect(sysRd(p, 0x0800000100000003n).rdx).toBe(0x0800000100000004n);
-    expect(sysRd(p, 0x9900000100000008n)).toEqual({ status: SUCCESS, rdx: NA, r8: 576n });
+    expect(sysRd(p, 0x9900000100000008n)).toEqual({ status: SUCCESS, rdx: 0x9900000300000400n, r8: 576n });
+    expect(sysRd(p, 0x9900000300000403n)).toEqual({ status: SUCCESS, rdx: 0x9900000300000500n, r8: 0xffff_ffff_8000_0008n });
+    expect(sysRd(p, 0x9900000300000507n)).toEqual({ status: SUCCESS, rdx: NA, r8: 0n });
   });
 
   it('should answer a null field id with TDX_METADATA_FIRST_FIELD_ID_IN_CONTEXT and RDX = the first id, and walk every field', () => {
@@ -154,7 +156,7 @@ describe('TDH.SYS.INFO (32)', () => {
     expect(v.getBigUint64(72, true)).toBe(0n);
     expect(v.getBigUint64(80, true)).toBe(0x2e7n);
     expect(v.getBigUint64(88, true)).toBe(3n);
-    expect(v.getUint32(128, true)).toBe(0);
+    expect(v.getUint32(128, true)).toBe(4);
     const c = new Uint8Array(512);
     p.cpu.memory.read(cmr, c);
     const cv = new DataView(c.buffer);

@@ -5,6 +5,7 @@ import * as S from '../abi/status.js';
 import {
   TD_ATTR_SUPPORTED, TDCS_PAGES, TDVPS_PAGES, TDX_CONFIG_FLAGS_SUPPORTED,
 } from '../abi/structures.js';
+import { cpuidConfigValue, cpuidLeafSubleaf, SIM_CPUID_CONFIGURABLE } from './cpuidConfig.js';
 import { ALL, isNullFieldId, MdTable, mdField, type MdRefs } from './metadata.js';
 import { fail, setStatus } from './status.js';
 import type { TdxModule } from './TdxModule.js';
@@ -44,8 +45,8 @@ export const SIM_MODULE_INFO = {
   xfamFixed0: 0x2e7n,
   /** XFAM_FIXED1: x87 and SSE are mandatory. */
   xfamFixed1: 0x3n,
-  /** NUM_CPUID_CONFIG: the simulated module takes no CPUID configuration (TD_PARAMS.CPUID_CONFIG is ignored). */
-  numCpuidConfig: 0,
+  /** NUM_CPUID_CONFIG: entries of the CPUID_CONFIG table (`SIM_CPUID_CONFIGURABLE`: leaves 0x1, 0x7/0, 0x7/1, 0x80000008). */
+  numCpuidConfig: SIM_CPUID_CONFIGURABLE.length,
 } as const;
 
 /** TDSYSINFO_STRUCT size (also the alignment of its PA). */
@@ -97,6 +98,15 @@ export const TDSYSINFO = {
   CPUID_CONFIG_LIST: 132,
 } as const;
 
+/** Size of one TDSYSINFO_STRUCT CPUID_CONFIG entry (`cpuid_config_t`: leaf, subleaf, EAX, EBX, ECX, EDX). */
+export const TDSYSINFO_CPUID_CONFIG_SIZE = 24;
+
+/** CPUID_CONFIG_VALUES element `index` (field index / 2, element index % 2): EBX:EAX or EDX:ECX. */
+function cpuidConfigElement(index: number): bigint {
+  const [eax, ebx, ecx, edx] = cpuidConfigValue(index >> 1);
+  return (index & 1) === 0 ? (BigInt(ebx) << 32n) | BigInt(eax) : (BigInt(edx) << 32n) | BigInt(ecx);
+}
+
 /** The CMRs the simulated platform reports: one range over all physical memory. */
 export function cmrsOf(m: TdxModule): readonly (readonly [number, number])[] {
   return [[0, Math.floor(m.cpu.memory.size / PAGE_SIZE) * PAGE_SIZE]];
@@ -143,6 +153,13 @@ export const SYS_METADATA = new MdTable([
   mdField('CONFIG_FLAGS_FIXED0', M.MD_SYS_CONFIG_FLAGS_FIXED0, { hostRd: ALL, read: n(TDX_CONFIG_FLAGS_SUPPORTED) }),
   mdField('CONFIG_FLAGS_FIXED1', M.MD_SYS_CONFIG_FLAGS_FIXED1, { hostRd: ALL, read: n(0) }),
   mdField('MAX_VCPUS_PER_TD', M.MD_SYS_MAX_VCPUS_PER_TD, { hostRd: ALL, read: n(I.maxVcpusPerTd) }),
+  mdField('CPUID_CONFIG_LEAVES', M.MD_SYS_CPUID_CONFIG_LEAVES, {
+    hostRd: ALL, numFields: SIM_CPUID_CONFIGURABLE.length,
+    read: (_r, i) => cpuidLeafSubleaf(SIM_CPUID_CONFIGURABLE[i]!.leaf, SIM_CPUID_CONFIGURABLE[i]!.subleaf),
+  }),
+  mdField('CPUID_CONFIG_VALUES', M.MD_SYS_CPUID_CONFIG_VALUES, {
+    hostRd: ALL, numFields: SIM_CPUID_CONFIGURABLE.length, numElems: 2, read: (_r, i) => cpuidConfigElement(i),
+  }),
 ]);
 
 /** True when `pa` is a host address `size` bytes long inside physical memory and aligned to `align`. */
@@ -191,6 +208,12 @@ export function tdhSysInfo(m: TdxModule, lp: LogicalProcessor): void {
   v.setBigUint64(TDSYSINFO.XFAM_FIXED0, I.xfamFixed0, true);
   v.setBigUint64(TDSYSINFO.XFAM_FIXED1, I.xfamFixed1, true);
   v.setUint32(TDSYSINFO.NUM_CPUID_CONFIG, I.numCpuidConfig, true);
+  SIM_CPUID_CONFIGURABLE.forEach((c, i) => {
+    const o = TDSYSINFO.CPUID_CONFIG_LIST + i * TDSYSINFO_CPUID_CONFIG_SIZE;
+    v.setUint32(o, c.leaf, true);
+    v.setUint32(o + 4, c.subleaf, true);
+    cpuidConfigValue(i).forEach((reg, k) => v.setUint32(o + 8 + k * 4, reg, true));
+  });
   const cmrs = new Uint8Array(cmrBytes);
   const cv = new DataView(cmrs.buffer);
   cmrsOf(m).forEach(([base, len], i) => {

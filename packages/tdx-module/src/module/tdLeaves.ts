@@ -5,6 +5,7 @@ import {
 } from '../abi/states.js';
 import * as S from '../abi/status.js';
 import * as P from '../abi/structures.js';
+import { virtualizeCpuid } from './cpuidConfig.js';
 import { SecureEpt } from './SecureEpt.js';
 import { fail, setStatus } from './status.js';
 import { Td } from './Td.js';
@@ -64,11 +65,16 @@ export function tdhMngAddcx(m: TdxModule, lp: LogicalProcessor): void {
 
 /**
  * TDH.MNG.INIT (21): RCX = TDR PA, RDX = PA of TD_PARAMS (1024 bytes, 1024-aligned). Validates
- * and records the TD's parameters; OP_STATE becomes INITIALIZED.
+ * and records the TD's parameters, then the CPUID configuration (`virtualizeCpuid`: a bit the
+ * VMM may not set is `TDX_OPERAND_INVALID | CPUID_CONFIG` with RCX = the leaf / subleaf as
+ * extended error information; RCX is 0 otherwise); OP_STATE becomes INITIALIZED.
  */
 export function tdhMngInit(m: TdxModule, lp: LogicalProcessor): void {
   const r = lp.regs;
-  const td = m.tdOf(r.getNumber(RCX));
+  const tdrPa = r.getNumber(RCX);
+  // No extended error information unless a CPUID configuration is refused.
+  r.set(RCX, 0n);
+  const td = m.tdOf(tdrPa);
   if (td === undefined) return fail(r, S.TDX_PAGE_METADATA_INCORRECT, S.TDX_OPERAND_ID_RCX);
   const bad = m.checkTdcs(td);
   if (bad !== undefined) return fail(r, bad);
@@ -95,6 +101,12 @@ export function tdhMngInit(m: TdxModule, lp: LogicalProcessor): void {
   const maxGpaw = (flags & P.TDX_CONFIG_FLAGS_MAX_GPAW) !== 0n;
   if (levels !== (maxGpaw ? 5 : 4)) return fail(r, S.TDX_OPERAND_INVALID, S.TDX_OPERAND_ID_EPTP_CONTROLS);
   if (tsc < P.TSC_FREQUENCY_MIN || tsc > P.TSC_FREQUENCY_MAX) return fail(r, S.TDX_OPERAND_INVALID, S.TDX_OPERAND_ID_TSC_FREQUENCY);
+  const cpuid = virtualizeCpuid(raw, attributes, xfam);
+  if (!cpuid.ok) {
+    r.set(RCX, cpuid.rcx);
+    return fail(r, cpuid.status);
+  }
+  td.cpuidValues = cpuid.values;
   td.attributes = attributes;
   td.xfam = xfam;
   td.maxVcpus = maxVcpus;

@@ -3,6 +3,7 @@ import { LEAF_VERSION_SHIFT } from '../abi/leaves.js';
 import { OP_STATE_INITIALIZED, PT_TDCX, PT_TDVPR, VCPU_READY, VCPU_UNINITIALIZED } from '../abi/states.js';
 import * as S from '../abi/status.js';
 import { TDVPS_PAGES } from '../abi/structures.js';
+import { CPUID_SUBLEAF_NA, cpuidLookupIndex } from './cpuidConfig.js';
 import { fail, setStatus } from './status.js';
 import { TdVcpu } from './TdVcpu.js';
 import type { TdxModule } from './TdxModule.js';
@@ -78,7 +79,8 @@ export function tdhVpInit(m: TdxModule, lp: LogicalProcessor): void {
   g.setNumber(RBX, td.gpaw);
   g.set(RCX, initRcx);
   g.set(R8, initRcx);
-  g.setNumber(RDX, INITIAL_CPUID_1_EAX);
+  // CPUID(1).EAX of the TD's virtual CPUID (TD_PARAMS.CPUID_CONFIG of leaf 1, or the native value).
+  g.setNumber(RDX, td.cpuidValues?.[cpuidLookupIndex(1, CPUID_SUBLEAF_NA) * 4] ?? INITIAL_CPUID_1_EAX);
   g.setNumber(RSI, vcpu.index);
   vcpu.attach(td.memory!);
   vcpu.state = VCPU_READY;

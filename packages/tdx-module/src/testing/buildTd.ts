@@ -133,6 +133,8 @@ export interface TdParamsInput {
   readonly mrConfigId?: Uint8Array;
   readonly mrOwner?: Uint8Array;
   readonly mrOwnerConfig?: Uint8Array;
+  /** TD_PARAMS.CPUID_CONFIG entries [EAX, EBX, ECX, EDX], in CPUID_CONFIG order (default: none, all 0). */
+  readonly cpuidConfig?: readonly (readonly [number, number, number, number])[];
 }
 
 /** Bit 28 SEPT_VE_DISABLE (reference §2.4), what KVM supports. */
@@ -163,6 +165,7 @@ export function tdParamsBytes(params: TdParamsInput = {}): Uint8Array {
   if (params.mrConfigId) raw.set(params.mrConfigId, TD_PARAMS_MRCONFIGID);
   if (params.mrOwner) raw.set(params.mrOwner, TD_PARAMS_MROWNER);
   if (params.mrOwnerConfig) raw.set(params.mrOwnerConfig, TD_PARAMS_MROWNERCONFIG);
+  (params.cpuidConfig ?? []).forEach((regs, i) => regs.forEach((reg, r) => v.setUint32(256 + i * 16 + r * 4, reg, true)));
   return raw;
 }
 
@@ -380,6 +383,7 @@ export function moduleSnapshot(p: Platform): unknown {
       program: td.program,
       notifyEnables: td.notifyEnables,
       tdCtls: td.tdCtls,
+      cpuidValues: td.cpuidValues && Array.from(td.cpuidValues),
     })),
     vcpus: [...m.vcpus].map(([tdvpr, v]) => ({
       tdvpr,
