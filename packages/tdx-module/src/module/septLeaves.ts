@@ -111,6 +111,30 @@ function tracked(td: Td, bepoch: number): boolean {
   return bepoch < td.tdEpoch;
 }
 
+/** What a SEPT leaf operates on, after the checks every such leaf makes in the same order. */
+interface SeptTarget {
+  readonly td: Td;
+  readonly sept: SecureEpt;
+  readonly info: PageInfo;
+  readonly state: number;
+}
+
+/**
+ * The common front of the SEPT leaves: the TDR/TDCS/OP_STATE checks, the page_info operand
+ * (level in [minLevel, maxLevel]; maxLevel -1 = the TD's top SEPT level), and the walk down to
+ * that level. Returns the target, or undefined after writing the failing status.
+ */
+function septTarget(m: TdxModule, r: RegisterFile, raw: bigint, tdrPa: number, minLevel: number, maxLevel: number): SeptTarget | undefined {
+  const td = tdForSept(m, r, tdrPa, [OP_STATE_INITIALIZED, OP_STATE_RUNNABLE]);
+  if (td === undefined) return undefined;
+  const sept = td.sept!;
+  const info = pageInfo(r, raw, td, minLevel, maxLevel < 0 ? sept.levels - 1 : maxLevel);
+  if (info === undefined) return undefined;
+  const state = walkTo(r, sept, info);
+  if (state < 0) return undefined;
+  return { td, sept, info, state };
+}
+
 /**
  * Reads the page-info (RCX) and TDR (RDX) inputs, then clears RCX / RDX: the default outputs,
  * no extended error information.
@@ -134,13 +158,9 @@ function inputs(r: RegisterFile): [bigint, number] {
 export function tdhMemPageAug(m: TdxModule, lp: LogicalProcessor): void {
   const r = lp.regs;
   const [raw, tdrPa] = inputs(r);
-  const td = tdForSept(m, r, tdrPa, [OP_STATE_INITIALIZED, OP_STATE_RUNNABLE]);
-  if (td === undefined) return;
-  const info = pageInfo(r, raw, td, 0, 0);
-  if (info === undefined) return;
-  const sept = td.sept!;
-  const state = walkTo(r, sept, info);
-  if (state < 0) return;
+  const t = septTarget(m, r, raw, tdrPa, 0, 0);
+  if (t === undefined) return;
+  const { td, sept, info, state } = t;
   if (state !== SEPT_FREE) return failEntry(r, S.TDX_EPT_ENTRY_STATE_INCORRECT, sept, info, state);
   const page = r.getNumber(R8);
   const badPage = m.checkFreePage(page, S.TDX_OPERAND_ID_R8);
@@ -160,13 +180,9 @@ export function tdhMemPageAug(m: TdxModule, lp: LogicalProcessor): void {
 export function tdhMemRangeBlock(m: TdxModule, lp: LogicalProcessor): void {
   const r = lp.regs;
   const [raw, tdrPa] = inputs(r);
-  const td = tdForSept(m, r, tdrPa, [OP_STATE_INITIALIZED, OP_STATE_RUNNABLE]);
-  if (td === undefined) return;
-  const sept = td.sept!;
-  const info = pageInfo(r, raw, td, 0, sept.levels - 1);
-  if (info === undefined) return;
-  const state = walkTo(r, sept, info);
-  if (state < 0) return;
+  const t = septTarget(m, r, raw, tdrPa, 0, -1);
+  if (t === undefined) return;
+  const { td, sept, info, state } = t;
   if (state !== SEPT_MAPPED && state !== SEPT_PENDING && state !== SEPT_NL_MAPPED) {
     return failEntry(r, septIsBlocked(state) ? S.TDX_GPA_RANGE_ALREADY_BLOCKED : S.TDX_EPT_ENTRY_STATE_INCORRECT, sept, info, state);
   }
@@ -201,13 +217,9 @@ export function tdhMemTrack(m: TdxModule, lp: LogicalProcessor): void {
 export function tdhMemRangeUnblock(m: TdxModule, lp: LogicalProcessor): void {
   const r = lp.regs;
   const [raw, tdrPa] = inputs(r);
-  const td = tdForSept(m, r, tdrPa, [OP_STATE_INITIALIZED, OP_STATE_RUNNABLE]);
-  if (td === undefined) return;
-  const sept = td.sept!;
-  const info = pageInfo(r, raw, td, 0, sept.levels - 1);
-  if (info === undefined) return;
-  const state = walkTo(r, sept, info);
-  if (state < 0) return;
+  const t = septTarget(m, r, raw, tdrPa, 0, -1);
+  if (t === undefined) return;
+  const { td, sept, info, state } = t;
   if (state !== SEPT_BLOCKED && state !== SEPT_PENDING_BLOCKED && state !== SEPT_NL_BLOCKED) {
     return failEntry(r, S.TDX_EPT_ENTRY_STATE_INCORRECT, sept, info, state);
   }
@@ -232,13 +244,9 @@ export function tdhMemRangeUnblock(m: TdxModule, lp: LogicalProcessor): void {
 export function tdhMemPageRemove(m: TdxModule, lp: LogicalProcessor): void {
   const r = lp.regs;
   const [raw, tdrPa] = inputs(r);
-  const td = tdForSept(m, r, tdrPa, [OP_STATE_INITIALIZED, OP_STATE_RUNNABLE]);
-  if (td === undefined) return;
-  const info = pageInfo(r, raw, td, 0, 2);
-  if (info === undefined) return;
-  const sept = td.sept!;
-  const state = walkTo(r, sept, info);
-  if (state < 0) return;
+  const t = septTarget(m, r, raw, tdrPa, 0, 2);
+  if (t === undefined) return;
+  const { td, sept, info, state } = t;
   if (info.level !== 0 || (state !== SEPT_MAPPED && state !== SEPT_BLOCKED && state !== SEPT_PENDING && state !== SEPT_PENDING_BLOCKED)) {
     return failEntry(r, S.TDX_EPT_ENTRY_STATE_INCORRECT, sept, info, state);
   }
@@ -270,13 +278,9 @@ export function tdhMemSeptRemove(m: TdxModule, lp: LogicalProcessor): void {
   if (((r.lo(RAX) >>> LEAF_VERSION_SHIFT) & 0xff) > 0) {
     for (const reg of [R9, R10, R11]) r.setHalves(reg, NULL_PA_HALF, NULL_PA_HALF);
   }
-  const td = tdForSept(m, r, tdrPa, [OP_STATE_INITIALIZED, OP_STATE_RUNNABLE]);
-  if (td === undefined) return;
-  const sept = td.sept!;
-  const info = pageInfo(r, raw, td, 1, sept.levels - 1);
-  if (info === undefined) return;
-  const state = walkTo(r, sept, info);
-  if (state < 0) return;
+  const t = septTarget(m, r, raw, tdrPa, 1, -1);
+  if (t === undefined) return;
+  const { td, sept, info, state } = t;
   if (state !== SEPT_NL_MAPPED && state !== SEPT_NL_BLOCKED) return failEntry(r, S.TDX_EPT_ENTRY_STATE_INCORRECT, sept, info, state);
   if (tlbTrackingRequired(td)) {
     if (state !== SEPT_NL_BLOCKED) return failEntry(r, S.TDX_GPA_RANGE_NOT_BLOCKED, sept, info, state);
