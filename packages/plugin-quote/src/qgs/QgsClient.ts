@@ -1,5 +1,6 @@
 import type { Duplex } from 'node:stream';
-import { encodeGetQuoteRequest, QgsResponseReader } from '../abi/qgs.js';
+import { encodeGetQuoteRequest } from './qgsMessages.js';
+import { QgsResponseReader } from './QgsResponseReader.js';
 import { GET_QUOTE_HDR_SIZE, GET_QUOTE_MAX_BUF_LEN } from '../abi/getQuote.js';
 import { quoteError } from '../errors.js';
 import type { QuoteRequestOptions, QuoteService } from '../QuoteService.js';

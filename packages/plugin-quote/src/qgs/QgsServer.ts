@@ -2,6 +2,7 @@ import { existsSync, unlinkSync } from 'node:fs';
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import * as M from '../abi/qgs.js';
+import { encodeGetQuoteResponse } from './qgsMessages.js';
 import { quoteError } from '../errors.js';
 import { SeamkitError } from '@seamkit/seam-cpu';
 import { duplexPair, type InProcessQgs } from './transport.js';
@@ -133,7 +134,7 @@ export class QgsServer implements InProcessQgs {
     const v = new DataView(msg.buffer, msg.byteOffset, msg.byteLength);
     const error = (code: number): Uint8Array => {
       this.stats.errors++;
-      return M.encodeGetQuoteResponse(new Uint8Array(0), code);
+      return encodeGetQuoteResponse(new Uint8Array(0), code);
     };
     if (v.getUint16(M.QGS_HDR_MAJOR, true) !== M.QGS_MSG_LIB_MAJOR_VER) return error(M.QGS_MSG_ERROR.INVALID_VERSION);
     if (v.getUint32(M.QGS_HDR_TYPE, true) !== M.QGS_MSG_TYPE.GET_QUOTE_REQ) return error(M.QGS_MSG_ERROR.INVALID_TYPE);
@@ -146,7 +147,7 @@ export class QgsServer implements InProcessQgs {
     try {
       const quote = await this.#generate(report);
       this.stats.quotes++;
-      return M.encodeGetQuoteResponse(quote);
+      return encodeGetQuoteResponse(quote);
     } catch (err) {
       return error(SeamkitError.is(err) && err.code === 'SEAMKIT_ERR_QGS_REPORT' ? M.QGS_MSG_ERROR.INVALID_PARAMETER : M.QGS_MSG_ERROR.UNEXPECTED);
     }

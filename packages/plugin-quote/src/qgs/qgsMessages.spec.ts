@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { encodeGetQuoteRequest, encodeGetQuoteResponse, QgsResponseReader, QGS_MSG_ERROR } from './qgs.js';
+import { QGS_MSG_ERROR } from '../abi/qgs.js';
+import { encodeGetQuoteRequest, encodeGetQuoteResponse } from './qgsMessages.js';
+import { QgsResponseReader } from './QgsResponseReader.js';
 
 const CAP = 8192 - 24; // an 8 KiB guest buffer, as the Linux tdx-guest driver uses
 
