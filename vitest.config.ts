@@ -9,6 +9,7 @@ export default defineConfig({
     // Tests run against the TypeScript sources of sibling packages, not their dist.
     alias: [
       { find: /^@seamkit\/core\/testing$/, replacement: src('core/src/testing/index.ts') },
+      { find: /^@seamkit\/seam-cpu\/abi$/, replacement: src('seam-cpu/src/abi/index.ts') },
       { find: /^@seamkit\/kvm\/uapi$/, replacement: src('kvm/src/uapi/index.ts') },
       { find: /^@seamkit\/(seam-cpu|core|tdx-module|kvm|plugin-quote|plugin-fatal)$/, replacement: src('$1/src/index.ts') },
       { find: /^seamkit$/, replacement: src('cli/src/index.ts') },

@@ -1,1 +1,3 @@
-export { default } from '../../tsup.base.js';
+import { seamkitBuild } from '../../tsup.base.js';
+
+export default seamkitBuild({ entry: { index: 'src/index.ts', abi: 'src/abi/index.ts' } });

@@ -3,7 +3,7 @@ import {
   KVM_EXIT_HYPERCALL, KVM_EXIT_INTR, KVM_EXIT_IO, KVM_EXIT_IO_OUT, KVM_EXIT_MEMORY_FAULT, KVM_EXIT_MMIO, KVM_EXIT_SHUTDOWN,
   KVM_EXIT_SYSTEM_EVENT, KVM_HC_MAP_GPA_RANGE, KVM_MAP_GPA_RANGE_ENCRYPTED, KVM_MEMORY_EXIT_FLAG_PRIVATE, KVM_RUN_LAYOUT as L,
 } from '@seamkit/kvm/uapi';
-import { R10, R11 } from '@seamkit/seam-cpu';
+import { R10, R11 } from '@seamkit/seam-cpu/abi';
 import { exitName, hex, leafName, statusName, systemEventName, vmxExitName } from './names.js';
 
 /** One line of a trace. */

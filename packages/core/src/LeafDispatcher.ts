@@ -1,4 +1,6 @@
-import { R10, R11, TDVMCALL_STATUS_ERROR_HI, TDVMCALL_STATUS_INVALID_OPERAND_LO, TDVMCALL_STATUS_SUBFUNC_UNSUPPORTED_LO } from '@seamkit/seam-cpu';
+import {
+  R10, R11, TDVMCALL_STATUS_ERROR_HI, TDVMCALL_STATUS_INVALID_OPERAND_LO, TDVMCALL_STATUS_SUBFUNC_UNSUPPORTED_LO,
+} from '@seamkit/seam-cpu/abi';
 import { KVM_RUN_EXIT_REASON, KVM_RUN_EXIT_UNION } from './abi/kvmRun.js';
 import type { LeafContext } from './LeafContext.js';
 import type { LeafHooks } from './LeafHooks.js';

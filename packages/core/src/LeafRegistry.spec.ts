@@ -310,7 +310,7 @@ describe(LeafRegistry, () => {
       function state(r: LeafRegistry): unknown {
         return {
           names: r.plugins().map((p) => p.meta.name),
-          leaves: [0x10002, 0x40001, 0x40002, 0x40003].map((l) => r.ghci(l)?.plugin.meta.name),
+          leaves: [48, 0x10002, 0x10005, 0x40001, 0x40002, 0x40003].map((l) => r.ghci(l)?.plugin.meta.name),
           exits: [0x10002, 0x40001, 0x40002, 0x40003].map((k) => r.exitOwner(40, k)?.plugin.meta.name),
           hc: r.hypercall(5)?.plugin.meta.name,
           bits: r.userTdvmcallInfoR11(),
@@ -319,6 +319,11 @@ describe(LeafRegistry, () => {
 
       it.each([
         ['a duplicate leaf', (): LeafPlugin[] => [b(), plugin({ name: 'c', namespace: 'ghci', leaf: 0x10002 })], 'SEAMKIT_ERR_LEAF_DUPLICATE'],
+        // Standard GHCI leaves (exit reasons, 0x100xx) live in the registry's dense table too.
+        ['a duplicate after two standard leaves', (): LeafPlugin[] => [
+          plugin({ name: 'mmio', namespace: 'ghci', leaf: 48 }), plugin({ name: 'svc', namespace: 'ghci', leaf: 0x10005 }),
+          plugin({ name: 'c', namespace: 'ghci', leaf: 0x10002 }),
+        ], 'SEAMKIT_ERR_LEAF_DUPLICATE'],
         ['an invalid plugin', (): LeafPlugin[] => [b(), { meta: { name: 'c' } } as LeafPlugin], 'SEAMKIT_ERR_PLUGIN_INVALID'],
         ['a missing dependency', (): LeafPlugin[] => [plugin({ name: 'c', namespace: 'ghci', leaf: 0x40003, exit: tdxExit(0x40003), tdvmcallInfoR11: 4 }), a()], 'SEAMKIT_ERR_PLUGIN_DEPENDENCY'],
       ])('should leave the registry exactly as before for %s', (_what, batch, code) => {

@@ -32,6 +32,11 @@ const NAME_RE = /^[a-z0-9][a-z0-9._-]*$/i;
 export class LeafRegistry {
   readonly #shapes = new Map<number, ExitShape>();
   readonly #ghci = new Map<number, CompiledLeaf>();
+  /**
+   * Dense copies of {@link #ghci} for the hot path: index = leaf for the VMX exit reasons
+   * (0..255), index = 256 + (leaf - 0x10000) for the TDX-specific leaves 0x10000..0x100FF.
+   */
+  readonly #ghciDense: (CompiledLeaf | undefined)[] = new Array<CompiledLeaf | undefined>(512).fill(undefined);
   readonly #hypercall = new Map<number, CompiledLeaf>();
   readonly #byName = new Map<string, CompiledLeaf>();
   readonly #exits = new Map<number, Map<number, CompiledLeaf>>();
@@ -84,6 +89,10 @@ export class LeafRegistry {
     }
     // All checks passed: only now change state.
     table.set(m.leaf, compiled);
+    if (table === this.#ghci) {
+      const d = denseIndex(m.leaf);
+      if (d >= 0) this.#ghciDense[d] = compiled;
+    }
     this.#byName.set(m.name, compiled);
     if (compiled.reason >= 0) {
       let byKey = this.#exits.get(compiled.reason);
@@ -112,6 +121,7 @@ export class LeafRegistry {
       }
     } catch (err) {
       this.#ghci.clear();
+      this.#ghciDense.fill(undefined);
       this.#hypercall.clear();
       this.#byName.clear();
       this.#exits.clear();
@@ -125,7 +135,8 @@ export class LeafRegistry {
 
   /** The plugin for standard TDVMCALL leaf `leaf` (R11), if registered. */
   ghci(leaf: number): CompiledLeaf | undefined {
-    return this.#ghci.get(leaf);
+    const d = denseIndex(leaf);
+    return d >= 0 ? this.#ghciDense[d] : this.#ghci.get(leaf);
   }
 
   /** The plugin for R10 = `nr` != 0 (a KVM hypercall or a vendor leaf), if registered. */
@@ -207,4 +218,12 @@ export class LeafRegistry {
     }
     return { plugin, reason: exit.reason, headerEnd, keyOffset, keySize, key: exit.key ?? 0 };
   }
+}
+
+/** Index of `leaf` in the dense GHCI table, or -1 if the leaf lives only in the map. */
+function denseIndex(leaf: number): number {
+  // Integer-only arithmetic: `leaf` is a 32-bit register half.
+  const page = leaf >>> 8;
+  if (page === 0) return leaf & 0xff;
+  return page === 0x100 ? 256 + (leaf & 0xff) : -1;
 }

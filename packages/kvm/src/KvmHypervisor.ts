@@ -1,6 +1,7 @@
 import { inject, injectable } from 'inversify';
 import type { EventSink, Hypervisor, HypervisorTd, LeafRegistry, TdConfig } from '@seamkit/core';
-import { PAGE_SIZE, SeamkitError } from '@seamkit/seam-cpu';
+import { SeamkitError } from '@seamkit/seam-cpu';
+import { PAGE_SIZE } from '@seamkit/seam-cpu/abi';
 import { Kvm, type KvmOptions } from './Kvm.js';
 import { KVM_EXIT_MEMORY_FAULT } from './uapi/exits.js';
 import {

@@ -1,5 +1,5 @@
 import { ExitBuffer } from '@seamkit/core';
-import { PAGE_SIZE } from '@seamkit/seam-cpu';
+import { PAGE_SIZE } from '@seamkit/seam-cpu/abi';
 import { KVM_RUN_LAYOUT as L } from './uapi/kvmRunLayout.js';
 
 /** Size of the vCPU mapping: struct kvm_run in the first page, PIO data in the second (KVM_PIO_PAGE_OFFSET). */

@@ -1,4 +1,5 @@
-import { PAGE_SIZE, R8, RCX, RDX, type LogicalProcessor } from '@seamkit/seam-cpu';
+import { type LogicalProcessor } from '@seamkit/seam-cpu';
+import { PAGE_SIZE, R8, RCX, RDX } from '@seamkit/seam-cpu/abi';
 import { TDX_SUCCESS } from '@seamkit/tdx-module';
 import { kvmError } from './errors.js';
 import type { KvmRun } from './KvmRun.js';

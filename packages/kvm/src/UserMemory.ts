@@ -1,4 +1,5 @@
-import { PAGE_SIZE, type PhysicalMemory } from '@seamkit/seam-cpu';
+import { type PhysicalMemory } from '@seamkit/seam-cpu';
+import { PAGE_SIZE } from '@seamkit/seam-cpu/abi';
 
 /**
  * Anonymous userspace memory (what a VMM mmaps and hands to KVM_SET_USER_MEMORY_REGION2 as

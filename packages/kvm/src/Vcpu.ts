@@ -1,7 +1,8 @@
 import { LeafDispatcher } from '@seamkit/core';
+import { RegisterFile, type LogicalProcessor } from '@seamkit/seam-cpu';
 import {
-  PAGE_SIZE, R10, R11, R12, R13, R14, R15, R8, R9, RAX, RBP, RBX, RCX, RDI, RDX, RegisterFile, RSI, type LogicalProcessor,
-} from '@seamkit/seam-cpu';
+  PAGE_SIZE, R10, R11, R12, R13, R14, R15, R8, R9, RAX, RBP, RBX, RCX, RDI, RDX, RSI,
+} from '@seamkit/seam-cpu/abi';
 import { MD_TDVPS_GPR_BASE, TDVPS_PAGES, TDX_SUCCESS, VMCS_GUEST_RFLAGS, VMCS_GUEST_RIP, VMCS_GUEST_RSP } from '@seamkit/tdx-module';
 import { decodeTdExit, type TdExitFaults } from './decodeTdExit.js';
 import type { TdxMmu } from './TdxMmu.js';

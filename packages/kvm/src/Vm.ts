@@ -1,5 +1,6 @@
 import type { EventSink, LeafRegistry, SharedMemory } from '@seamkit/core';
-import { PAGE_SIZE, type Ept, type GuestProgram } from '@seamkit/seam-cpu';
+import { type Ept, type GuestProgram } from '@seamkit/seam-cpu';
+import { PAGE_SIZE } from '@seamkit/seam-cpu/abi';
 import {
   TDX_KEY_CONFIGURED, TDX_SUCCESS, TDCS_PAGES, TD_PARAMS_ATTRIBUTES, TD_PARAMS_CONFIG_FLAGS, TD_PARAMS_EPTP_CONTROLS,
   TD_PARAMS_MAX_VCPUS, TD_PARAMS_MRCONFIGID, TD_PARAMS_MROWNER, TD_PARAMS_MROWNERCONFIG, TD_PARAMS_SIZE,

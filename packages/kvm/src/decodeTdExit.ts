@@ -1,7 +1,8 @@
 import type { LeafDispatcher } from '@seamkit/core';
+import { type RegisterFile } from '@seamkit/seam-cpu';
 import {
-  EXIT_REASON_EPT_VIOLATION, EXIT_REASON_EXTERNAL_INTERRUPT, EXIT_REASON_TDCALL, EXIT_REASON_TRIPLE_FAULT, R10, RAX, type RegisterFile,
-} from '@seamkit/seam-cpu';
+  EXIT_REASON_EPT_VIOLATION, EXIT_REASON_EXTERNAL_INTERRUPT, EXIT_REASON_TDCALL, EXIT_REASON_TRIPLE_FAULT, R10, RAX,
+} from '@seamkit/seam-cpu/abi';
 import type { KvmRun } from './KvmRun.js';
 import {
   KVM_EXIT_FAIL_ENTRY, KVM_EXIT_INTERNAL_ERROR, KVM_EXIT_SHUTDOWN, KVM_INTERNAL_ERROR_UNEXPECTED_EXIT_REASON,
@@ -19,8 +20,6 @@ export interface TdExitFaults {
 
 /** EXIT_REASON_OTHER_SMI (SDM Vol. 3 Appendix C). */
 const EXIT_REASON_OTHER_SMI = 6;
-/** Bit 31 of the VMX exit reason: VM entry failed. */
-const FAILED_VMENTRY = 0x8000_0000;
 /** High half of TDX_SW_ERROR: bit 63 and class 0xFF (bits 47:40). */
 const SW_ERROR_HI = 0x8000_ff00;
 
@@ -43,18 +42,15 @@ const SW_ERROR_HI = 0x8000_ff00;
  * @returns 0 to re-enter the guest, or the KVM_EXIT_* reason (already written to `run`)
  */
 export function decodeTdExit(args: RegisterFile, run: KvmRun, dispatcher: LeafDispatcher, cpu: number, faults?: TdExitFaults): number {
-  const hi = args.hi(RAX);
-  const lo = args.lo(RAX);
-  if ((hi & SW_ERROR_HI) >>> 0 === SW_ERROR_HI) return unhandled(run, lo, hi, cpu);
-  const exitReason = (hi & 0x8000_0000) === 0 ? lo : 0xffff_ffff;
-  if ((exitReason & FAILED_VMENTRY) !== 0) {
-    run.setU32(L.exit_reason.offset, KVM_EXIT_FAIL_ENTRY);
-    run.setU64Halves(L['fail_entry.hardware_entry_failure_reason'].offset, exitReason, 0);
-    run.setU32(L['fail_entry.cpu'].offset, cpu);
-    return KVM_EXIT_FAIL_ENTRY;
-  }
-  const basic = exitReason & 0xffff;
-  if ((hi & 0xc000_0000) !== 0 && basic !== EXIT_REASON_TRIPLE_FAULT) return unhandled(run, lo, hi, cpu);
+  // Both halves as int32 (`| 0`), so every test below is integer-only: no double arithmetic.
+  const hi = args.hi(RAX) | 0;
+  const lo = args.lo(RAX) | 0;
+  if ((hi & SW_ERROR_HI) === (SW_ERROR_HI | 0)) return unhandled(run, lo, hi, cpu);
+  // Status bit 63 set (an error): exit reason -1, which has the failed-entry bit 31.
+  if ((hi | lo) < 0) return failEntry(run, hi < 0 ? -1 : lo, cpu);
+  const basic = lo & 0xffff;
+  // Bit 62: a non-recoverable TD exit.
+  if ((hi & 0x4000_0000) !== 0 && basic !== EXIT_REASON_TRIPLE_FAULT) return unhandled(run, lo, hi, cpu);
   switch (basic) {
     case EXIT_REASON_TDCALL:
       return args.isZero(R10) ? dispatcher.dispatch() : dispatcher.dispatchHypercall();
@@ -71,12 +67,20 @@ export function decodeTdExit(args: RegisterFile, run: KvmRun, dispatcher: LeafDi
   }
 }
 
+/** A failed VM entry: KVM_EXIT_FAIL_ENTRY with the 32-bit exit reason and the CPU. */
+function failEntry(run: KvmRun, exitReason: number, cpu: number): number {
+  run.setU32(L.exit_reason.offset, KVM_EXIT_FAIL_ENTRY);
+  run.setU64Halves(L['fail_entry.hardware_entry_failure_reason'].offset, exitReason >>> 0, 0);
+  run.setU32(L['fail_entry.cpu'].offset, cpu);
+  return KVM_EXIT_FAIL_ENTRY;
+}
+
 /** KVM's `unhandled_exit`: KVM_EXIT_INTERNAL_ERROR / UNEXPECTED_EXIT_REASON with [vp_enter_ret, cpu]. */
 function unhandled(run: KvmRun, lo: number, hi: number, cpu: number): number {
   run.setU32(L.exit_reason.offset, KVM_EXIT_INTERNAL_ERROR);
   run.setU32(L['internal.suberror'].offset, KVM_INTERNAL_ERROR_UNEXPECTED_EXIT_REASON);
   run.setU32(L['internal.ndata'].offset, 2);
-  run.setU64Halves(L['internal.data'].offset, lo, hi);
+  run.setU64Halves(L['internal.data'].offset, lo >>> 0, hi >>> 0);
   run.setU64Halves(L['internal.data'].offset + 8, cpu, 0);
   return KVM_EXIT_INTERNAL_ERROR;
 }

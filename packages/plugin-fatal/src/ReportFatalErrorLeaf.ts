@@ -1,7 +1,7 @@
 import { injectable } from 'inversify';
 import { LEAF_EXIT, VcpuEmulation, type ExitBuffer, type GuestPanicEvent, type LeafContext, type LeafPlugin, type SharedMemory, type UserExitContext } from '@seamkit/core';
 import { KVM_EXIT_SYSTEM_EVENT, KVM_RUN_LAYOUT as L, KVM_SYSTEM_EVENT_TDX_FATAL } from '@seamkit/kvm/uapi';
-import { RBP, RSP, TDVMCALL_REPORT_FATAL_ERROR } from '@seamkit/seam-cpu';
+import { RBP, RSP, TDVMCALL_REPORT_FATAL_ERROR } from '@seamkit/seam-cpu/abi';
 import { decodeFatalError } from './decodeFatalError.js';
 
 const NDATA = L['system_event.ndata'].offset;

@@ -1,4 +1,4 @@
-import { R12, R13, RBX, RCX, RDI, RDX, RSI, R8, R9, R14, R15 } from '@seamkit/seam-cpu';
+import { R12, R13, RBX, RCX, RDI, RDX, RSI, R8, R9, R14, R15 } from '@seamkit/seam-cpu/abi';
 
 /** Message registers in QEMU's order: R14, R15, RBX, RDI, RSI, R8, R9, RDX. */
 export const FATAL_MESSAGE_SLOTS = [R14, R15, RBX, RDI, RSI, R8, R9, RDX] as const;

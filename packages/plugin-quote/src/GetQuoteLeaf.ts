@@ -3,11 +3,12 @@ import {
   LEAF_EXIT, LEAF_RESUME, VcpuEmulation, type LeafContext, type LeafPlugin, type SharedMemory, type UserExitContext,
 } from '@seamkit/core';
 import { KVM_EXIT_TDX, KVM_RUN_LAYOUT as L } from '@seamkit/kvm/uapi';
+import { SeamkitError } from '@seamkit/seam-cpu';
 import {
-  R10, R12, R13, SeamkitError, TDVMCALL_GET_QUOTE, TDVMCALL_STATUS_ALIGN_ERROR, TDVMCALL_STATUS_ERROR_HI,
+  R10, R12, R13, TDVMCALL_GET_QUOTE, TDVMCALL_STATUS_ALIGN_ERROR, TDVMCALL_STATUS_ERROR_HI,
   TDVMCALL_STATUS_INVALID_OPERAND, TDVMCALL_STATUS_INVALID_OPERAND_LO, TDVMCALL_STATUS_RETRY,
   TDVMCALL_STATUS_SUBFUNC_UNSUPPORTED_LO, TDVMCALL_STATUS_SUCCESS,
-} from '@seamkit/seam-cpu';
+} from '@seamkit/seam-cpu/abi';
 import * as Q from './abi/getQuote.js';
 import { EventNotifier } from './EventNotifier.js';
 import { QUOTE_SERVICE, type QuoteService } from './QuoteService.js';

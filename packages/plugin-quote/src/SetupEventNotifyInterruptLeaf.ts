@@ -4,7 +4,7 @@ import { KVM_EXIT_TDX, KVM_RUN_LAYOUT as L } from '@seamkit/kvm/uapi';
 import {
   R10, R12, TDVMCALL_SETUP_EVENT_NOTIFY_INTERRUPT, TDVMCALL_STATUS_ERROR_HI, TDVMCALL_STATUS_INVALID_OPERAND,
   TDVMCALL_STATUS_INVALID_OPERAND_LO, TDVMCALL_STATUS_SUBFUNC_UNSUPPORTED_LO, TDVMCALL_STATUS_SUCCESS,
-} from '@seamkit/seam-cpu';
+} from '@seamkit/seam-cpu/abi';
 import { EventNotifier } from './EventNotifier.js';
 
 const RET = L['tdx.setup_event_notify.ret'].offset;

@@ -3,6 +3,7 @@
  * buffer, CPU modes and the SEAMCALL / SEAMRET / TDCALL / TD-entry instructions, key-tagged
  * physical memory with real encryption, and the two forms of guest code.
  * @packageDocumentation
+ * @mergeModuleWith <project>
  */
 export * from './abi/registers.js';
 export * from './abi/vmx.js';

@@ -1,12 +1,11 @@
 import { createVmm, type LeafHooks, type Vmm } from '@seamkit/core';
-import { kvmModule, KVM_EXIT_TDX, KVM_RUN_LAYOUT } from '@seamkit/kvm';
+import { kvmModule, KVM_EXIT_IO, KVM_EXIT_TDX, KVM_RUN_LAYOUT } from '@seamkit/kvm';
 import { quoteModule } from '@seamkit/plugin-quote';
-import {
-  fromGenerator, R12, R13, TDVMCALL_GET_QUOTE, TDVMCALL_GET_TD_VM_CALL_INFO, type GuestCpu, type GuestProgram,
-} from '@seamkit/seam-cpu';
+import { fromGenerator, type GuestCpu, type GuestProgram } from '@seamkit/seam-cpu';
+import { R12, R13, TDVMCALL_GET_QUOTE, TDVMCALL_GET_TD_VM_CALL_INFO } from '@seamkit/seam-cpu/abi';
 import { ghci, prepareTdvmcall } from '@seamkit/tdx-module';
 import { kernelFloor, userspaceFloor } from './floors.js';
-import { kernelGuest } from './kernelGuest.js';
+import { kernelGuest, WARM_DONE_PORT } from './kernelGuest.js';
 import { measure, stopGcObserver, type BenchResult } from './measure.js';
 import { mapGpaBench, scalingBench, tdBuildBench } from './systemBenchmarks.js';
 
@@ -55,8 +54,10 @@ export const TARGETS: Readonly<Record<string, number>> = {
 const QUOTE_RET = KVM_RUN_LAYOUT['tdx.get_quote.ret'].offset;
 
 /** The same guest in the ergonomic (generator) form. */
-function kernelGuestErgonomic(count: number): GuestProgram {
+function kernelGuestErgonomic(warm: number, count: number): GuestProgram {
   return fromGenerator(function* (cpu) {
+    for (let i = 0; i < warm; i++) yield* ghci.tdvmcall(cpu, TDVMCALL_GET_TD_VM_CALL_INFO);
+    yield* ghci.ioWrite(cpu, WARM_DONE_PORT, 1, 0);
     for (let i = 0; i < count; i++) yield* ghci.tdvmcall(cpu, TDVMCALL_GET_TD_VM_CALL_INFO);
   });
 }
@@ -83,13 +84,17 @@ function countingHooks(): LeafHooks & { dispatched: number } {
   return h;
 }
 
+/**
+ * A kernel-answered path: the guest's warm-up TDVMCALLs run on the measured vCPU itself (so the
+ * clock starts with that vCPU's code already optimized), its OUT to WARM_DONE_PORT returns from
+ * KVM_RUN, and the measured KVM_RUN then runs `ops` TDVMCALLs without leaving the kernel model.
+ */
 async function kernelPath(
-  vmm: Vmm, name: string, description: string, ops: number, guest: (n: number) => GuestProgram, hooks?: LeafHooks,
+  vmm: Vmm, name: string, description: string, ops: number, guest: (warm: number, n: number) => GuestProgram, hooks?: LeafHooks,
 ): Promise<BenchResult> {
-  const warm = vmm.createTd({ guest: guest(Math.min(ops, 200_000)), ...(hooks ? { hooks } : {}) });
-  warm.vcpus[0]!.run();
-  const td = vmm.createTd({ guest: guest(ops), ...(hooks ? { hooks } : {}) });
+  const td = vmm.createTd({ guest: guest(Math.min(ops, 200_000), ops), ...(hooks ? { hooks } : {}) });
   const v = td.vcpus[0]!;
+  if (v.run() !== KVM_EXIT_IO) throw new Error(`${name}: the warm-up did not end with KVM_EXIT_IO`);
   return measure(name, description, ops, () => {
     v.run();
   });

@@ -7,7 +7,8 @@ import {
   DcapQuoteGenerator, GET_QUOTE_IN_FLIGHT, GetQuoteLeaf, inProcessTransport, parseDcapQuote, QgsClient, QgsServer,
   quoteModule, quoteServiceModule, unixSocketTransport, verifyDcapQuote, type QuoteService,
 } from '@seamkit/plugin-quote';
-import { fromGenerator, SeamkitError, TDVMCALL_STATUS_RETRY, type GuestCpu } from '@seamkit/seam-cpu';
+import { fromGenerator, SeamkitError, type GuestCpu } from '@seamkit/seam-cpu';
+import { TDVMCALL_STATUS_RETRY } from '@seamkit/seam-cpu/abi';
 import { ghci } from '@seamkit/tdx-module';
 import { CliError } from '../CliError.js';
 import { hex, statusName } from '../names.js';

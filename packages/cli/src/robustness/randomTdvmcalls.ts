@@ -2,7 +2,8 @@ import { createVmm, handleExit, type UserExitContext } from '@seamkit/core';
 import { kvmModule, KVM_EXIT_HYPERCALL, KVM_EXIT_SHUTDOWN, KVM_EXIT_TDX, KVM_RUN_LAYOUT } from '@seamkit/kvm';
 import { fatalModule } from '@seamkit/plugin-fatal';
 import { quoteModule } from '@seamkit/plugin-quote';
-import { EXIT_REASON_TDCALL, EXIT_REASON_TRIPLE_FAULT, RAX, RCX, R10, R11, SeamkitError, type GuestCpu } from '@seamkit/seam-cpu';
+import { SeamkitError, type GuestCpu } from '@seamkit/seam-cpu';
+import { EXIT_REASON_TDCALL, EXIT_REASON_TRIPLE_FAULT, RAX, RCX, R10, R11 } from '@seamkit/seam-cpu/abi';
 
 /** What a long random run saw. */
 export interface RandomRunReport {

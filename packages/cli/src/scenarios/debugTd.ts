@@ -1,6 +1,7 @@
 import { VcpuEmulation, type UserExitContext } from '@seamkit/core';
 import { KVM_EXIT_IO, type KvmRegs } from '@seamkit/kvm';
-import { fromGenerator, RBP, RBX, TDVMCALL_IO } from '@seamkit/seam-cpu';
+import { fromGenerator } from '@seamkit/seam-cpu';
+import { RBP, RBX, TDVMCALL_IO } from '@seamkit/seam-cpu/abi';
 import { ghci, TD_ATTR_DEBUG, TD_ATTR_SEPT_VE_DISABLE } from '@seamkit/tdx-module';
 import { hex } from '../names.js';
 import { kvmVmOf, portAccess, report, REPORT_FAILED, REPORT_OK, REPORT_PORT } from './protocol.js';

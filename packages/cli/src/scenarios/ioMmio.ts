@@ -1,6 +1,7 @@
 import { VcpuEmulation, type UserExitContext } from '@seamkit/core';
 import { KVM_EXIT_IO, KVM_EXIT_MMIO, KVM_PIO_BUS, type KvmIoDevice } from '@seamkit/kvm';
-import { fromGenerator, TDVMCALL_STATUS_INVALID_OPERAND } from '@seamkit/seam-cpu';
+import { fromGenerator } from '@seamkit/seam-cpu';
+import { TDVMCALL_STATUS_INVALID_OPERAND } from '@seamkit/seam-cpu/abi';
 import { ghci } from '@seamkit/tdx-module';
 import { hex } from '../names.js';
 import { answerIn, answerMmioRead, kvmVmOf, mmioAccess, portAccess, report, REPORT_FAILED, REPORT_OK, REPORT_PORT } from './protocol.js';

@@ -1,6 +1,7 @@
 import { VcpuEmulation, type UserExitContext } from '@seamkit/core';
 import { KVM_EXIT_IO } from '@seamkit/kvm';
-import { fromGenerator, R11, TDVMCALL_STATUS_ALIGN_ERROR, type GuestCpu } from '@seamkit/seam-cpu';
+import { fromGenerator, type GuestCpu } from '@seamkit/seam-cpu';
+import { R11, TDVMCALL_STATUS_ALIGN_ERROR } from '@seamkit/seam-cpu/abi';
 import { ghci } from '@seamkit/tdx-module';
 import { hex } from '../names.js';
 import { mapGpaRange, portAccess, report, REPORT_FAILED, REPORT_OK, REPORT_PORT } from './protocol.js';

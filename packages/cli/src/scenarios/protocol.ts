@@ -1,6 +1,7 @@
 import type { ExitBuffer, SharedMemory } from '@seamkit/core';
 import { KVM_EXIT_IO_OUT, KVM_PIO_DATA_OFFSET, KVM_RUN_LAYOUT as L, Vm } from '@seamkit/kvm';
-import { R11, TDVMCALL_STATUS_RETRY, type GuestCpu } from '@seamkit/seam-cpu';
+import { type GuestCpu } from '@seamkit/seam-cpu';
+import { R11, TDVMCALL_STATUS_RETRY } from '@seamkit/seam-cpu/abi';
 import { ghci } from '@seamkit/tdx-module';
 
 /**

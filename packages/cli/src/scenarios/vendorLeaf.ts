@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
 import { ContainerModule, injectable } from 'inversify';
 import { LEAF_EXIT, LEAF_PLUGIN, VcpuEmulation, type LeafContext, type LeafPlugin, type UserExitContext } from '@seamkit/core';
-import { fromGenerator, R10, R11, R12, TDVMCALL_STATUS_ERROR_HI, TDVMCALL_STATUS_INVALID_OPERAND_LO } from '@seamkit/seam-cpu';
+import { fromGenerator } from '@seamkit/seam-cpu';
+import { R10, R11, R12, TDVMCALL_STATUS_ERROR_HI, TDVMCALL_STATUS_INVALID_OPERAND_LO } from '@seamkit/seam-cpu/abi';
 import { ghci } from '@seamkit/tdx-module';
 import type { Scenario } from './Scenario.js';
 

@@ -1,6 +1,7 @@
 import 'reflect-metadata';
 import { Container, type ContainerModule, type Newable } from 'inversify';
-import { R10, R11, REGISTER_NAMES, RegisterFile, TDVMCALL_EXPOSE_REGS_MASK, type RegisterName } from '@seamkit/seam-cpu';
+import { RegisterFile } from '@seamkit/seam-cpu';
+import { R10, R11, REGISTER_NAMES, TDVMCALL_EXPOSE_REGS_MASK, type RegisterName } from '@seamkit/seam-cpu/abi';
 import { coreError } from '../errors.js';
 import { ExitBuffer } from '../ExitBuffer.js';
 import type { ExitShape } from '../ExitShape.js';

@@ -25,10 +25,11 @@ import { expect } from 'vitest';
 import { createVmm, HYPERVISOR, type Vmm, type VmmEvent } from '@seamkit/core';
 import { fatalModule } from '@seamkit/plugin-fatal';
 import { quoteModule } from '@seamkit/plugin-quote';
+import { SeamkitError, type GuestCpu, type GuestProgram, type RegisterFile } from '@seamkit/seam-cpu';
 import {
-  EXIT_REASON_TRIPLE_FAULT, PAGE_SIZE, R11, R12, R13, R14, R15, R8, R9, RBX, RDI, RDX, RSI, SeamkitError, TDVMCALL_IO, TDVMCALL_REPORT_FATAL_ERROR,
-  type GuestCpu, type GuestProgram, type RegisterFile,
-} from '@seamkit/seam-cpu';
+  EXIT_REASON_TRIPLE_FAULT, PAGE_SIZE, R11, R12, R13, R14, R15, R8, R9, RBX, RDI, RDX, RSI, TDVMCALL_IO,
+  TDVMCALL_REPORT_FATAL_ERROR,
+} from '@seamkit/seam-cpu/abi';
 import { ghci, prepareTdvmcall } from '@seamkit/tdx-module';
 import type { KvmCpuidEntry2 } from '../devices/Cpuid.js';
 import type { Kvm } from '../Kvm.js';

@@ -1,4 +1,5 @@
-import { R12, type RegisterFile, type VirtualApic } from '@seamkit/seam-cpu';
+import { type RegisterFile, type VirtualApic } from '@seamkit/seam-cpu';
+import { R12 } from '@seamkit/seam-cpu/abi';
 import { KVM_MP_STATE_AP_RESET_HOLD, KVM_MP_STATE_HALTED, KVM_MP_STATE_RUNNABLE, KVM_MP_STATE_UNINITIALIZED } from '../uapi/x86.js';
 import { KvmCpuid } from './Cpuid.js';
 import { type KvmApicMap, KvmLapic } from './LocalApic.js';

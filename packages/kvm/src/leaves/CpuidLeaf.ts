@@ -1,6 +1,6 @@
 import { injectable } from 'inversify';
 import { LEAF_RESUME, type LeafContext, type LeafPlugin } from '@seamkit/core';
-import { R12, R13, R14, R15, TDVMCALL_CPUID } from '@seamkit/seam-cpu';
+import { R12, R13, R14, R15, TDVMCALL_CPUID } from '@seamkit/seam-cpu/abi';
 import { vcpuOf } from './KvmLeafContext.js';
 
 /**

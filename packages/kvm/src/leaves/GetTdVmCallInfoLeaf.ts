@@ -1,8 +1,9 @@
 import { injectable } from 'inversify';
 import { LEAF_EXIT, LEAF_RESUME, VcpuEmulation, type LeafContext, type LeafPlugin, type UserExitContext } from '@seamkit/core';
 import {
-  R10, R11, R12, R13, R14, TDVMCALL_GET_TD_VM_CALL_INFO, TDVMCALL_STATUS_ERROR_HI, TDVMCALL_STATUS_INVALID_OPERAND_LO,
-} from '@seamkit/seam-cpu';
+  R10, R11, R12, R13, R14, TDVMCALL_GET_TD_VM_CALL_INFO, TDVMCALL_STATUS_ERROR_HI,
+  TDVMCALL_STATUS_INVALID_OPERAND_LO,
+} from '@seamkit/seam-cpu/abi';
 import { KVM_EXIT_TDX } from '../uapi/exits.js';
 import { KVM_RUN_LAYOUT as L } from '../uapi/kvmRunLayout.js';
 

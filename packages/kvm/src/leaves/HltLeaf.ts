@@ -1,6 +1,6 @@
 import { injectable } from 'inversify';
 import { LEAF_RESUME, type LeafContext, type LeafPlugin } from '@seamkit/core';
-import { TDVMCALL_HLT } from '@seamkit/seam-cpu';
+import { TDVMCALL_HLT } from '@seamkit/seam-cpu/abi';
 import { KVM_MP_STATE_HALTED } from '../uapi/x86.js';
 import { vcpuOf } from './KvmLeafContext.js';
 

@@ -3,7 +3,7 @@ import { LEAF_EXIT, LEAF_RESUME, VcpuEmulation, type LeafContext, type LeafPlugi
 import {
   R10, R11, R12, R13, TDVMCALL_MAP_GPA, TDVMCALL_STATUS_ALIGN_ERROR_LO, TDVMCALL_STATUS_ERROR_HI,
   TDVMCALL_STATUS_INVALID_OPERAND_LO, TDVMCALL_STATUS_RETRY, TDVMCALL_STATUS_SUBFUNC_UNSUPPORTED_LO,
-} from '@seamkit/seam-cpu';
+} from '@seamkit/seam-cpu/abi';
 import { EAGAIN, EINVAL } from '../uapi/errno.js';
 import { KVM_EXIT_HYPERCALL, KVM_EXIT_HYPERCALL_LONG_MODE } from '../uapi/exits.js';
 import { KVM_RUN_LAYOUT as L } from '../uapi/kvmRunLayout.js';

@@ -2,7 +2,7 @@ import { injectable } from 'inversify';
 import { LEAF_EXIT, LEAF_RESUME, type LeafContext, type LeafPlugin } from '@seamkit/core';
 import {
   R10, R11, R12, R13, TDVMCALL_RDMSR, TDVMCALL_STATUS_ERROR_HI, TDVMCALL_STATUS_INVALID_OPERAND_LO, TDVMCALL_WRMSR,
-} from '@seamkit/seam-cpu';
+} from '@seamkit/seam-cpu/abi';
 import { KVM_MSR_RET_FILTERED, KVM_MSR_RET_OK, KVM_MSR_RET_UNSUPPORTED } from '../devices/Msrs.js';
 import { KVM_EXIT_X86_RDMSR, KVM_EXIT_X86_WRMSR } from '../uapi/exits.js';
 import { KVM_RUN_LAYOUT as L } from '../uapi/kvmRunLayout.js';

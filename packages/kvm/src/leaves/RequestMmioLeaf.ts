@@ -2,7 +2,7 @@ import { injectable } from 'inversify';
 import { LEAF_EXIT, LEAF_RESUME, type LeafContext, type LeafPlugin } from '@seamkit/core';
 import {
   R10, R11, R12, R13, R14, R15, TDVMCALL_REQUEST_MMIO, TDVMCALL_STATUS_ERROR_HI, TDVMCALL_STATUS_INVALID_OPERAND_LO,
-} from '@seamkit/seam-cpu';
+} from '@seamkit/seam-cpu/abi';
 import { KVM_EXIT_MMIO } from '../uapi/exits.js';
 import { KVM_RUN_LAYOUT as L } from '../uapi/kvmRunLayout.js';
 import { bytesHi, bytesLo, putBytes } from './bytes.js';

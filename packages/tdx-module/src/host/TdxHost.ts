@@ -1,4 +1,5 @@
-import { R8, R9, RCX, RDX, RAX, RegisterFile, type LogicalProcessor } from '@seamkit/seam-cpu';
+import { RegisterFile, type LogicalProcessor } from '@seamkit/seam-cpu';
+import { R8, R9, RCX, RDX, RAX } from '@seamkit/seam-cpu/abi';
 import * as L from '../abi/leaves.js';
 import { seamcall, seamcallRet, seamcallSavedRet } from './seamcall.js';
 

@@ -1,6 +1,5 @@
-import {
-  CpuFault, R10, R11, R8, R9, RAX, RCX, RDX, RFLAGS, RFLAGS_CF, RegisterFile, type LogicalProcessor,
-} from '@seamkit/seam-cpu';
+import { CpuFault, RegisterFile, type LogicalProcessor } from '@seamkit/seam-cpu';
+import { R10, R11, R8, R9, RAX, RCX, RDX, RFLAGS, RFLAGS_CF } from '@seamkit/seam-cpu/abi';
 import { TDX_SEAMCALL_GP, TDX_SEAMCALL_UD, TDX_SEAMCALL_VMFAILINVALID } from '../abi/status.js';
 
 /** The GPRs `__seamcall` and `__seamcall_ret` pass: RCX, RDX, R8, R9, R10, R11. */
@@ -9,7 +8,8 @@ const SHORT_ARGS = [RCX, RDX, R8, R9, R10, R11] as const;
 const scratch = new WeakMap<LogicalProcessor, RegisterFile>();
 
 function execute(lp: LogicalProcessor, fn: number, regs: RegisterFile): void {
-  regs.setNumber(RAX, fn);
+  // fn is leaf | version << 16: it fits the low half.
+  regs.setHalves(RAX, fn, 0);
   regs.u32[RFLAGS * 2] = regs.u32[RFLAGS * 2]! & ~RFLAGS_CF;
   try {
     lp.seamcall(regs);

@@ -1,4 +1,4 @@
-import { PAGE_SIZE } from '@seamkit/seam-cpu';
+import { PAGE_SIZE } from '@seamkit/seam-cpu/abi';
 import { PT_NDA } from '../abi/states.js';
 
 /** PAMT entry of one 4 KiB page: its type and owning TDR. */

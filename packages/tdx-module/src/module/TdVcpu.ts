@@ -59,6 +59,12 @@ export class TdVcpu {
    * before it resumes the guest code.
    */
   tdcallRestart = false;
+  /** Set when TDH.PHYMEM.PAGE.RECLAIM frees the TDVPR: the handle no longer names this vCPU. */
+  reclaimed = false;
+  /** Bits 31:0 of {@link tdvprPa} (TDH.VP.ENTER matches RCX by halves, without float math). */
+  readonly tdvprLo: number;
+  /** Bits 63:32 of {@link tdvprPa}. */
+  readonly tdvprHi: number;
   /**
    * Extended exit qualification (RDX) of the EPT-violation TD exit a TDCALL is about to cause
    * (TDG.MEM.PAGE.ACCEPT: type ACCEPT with the SEPT details); consumed by that exit.
@@ -71,6 +77,8 @@ export class TdVcpu {
    */
   constructor(tdvprPa: number, td: Td) {
     this.tdvprPa = tdvprPa;
+    this.tdvprLo = tdvprPa >>> 0;
+    this.tdvprHi = Math.floor(tdvprPa / 0x1_0000_0000);
     this.td = td;
   }
 

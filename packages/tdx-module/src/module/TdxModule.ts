@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { PAGE_SIZE, RAX, type GuestProgram, type LogicalProcessor, type SeamCpu, type SeamModule } from '@seamkit/seam-cpu';
+import { type GuestProgram, type LogicalProcessor, type SeamCpu, type SeamModule } from '@seamkit/seam-cpu';
+import { PAGE_SIZE, RAX } from '@seamkit/seam-cpu/abi';
 import * as L from '../abi/leaves.js';
 import { HKID_FREE, PT_NDA, PT_TDR, PT_TDVPR, SYS_READY, SYS_SHUTDOWN, SYSINIT_PENDING, TD_KEYS_CONFIGURED } from '../abi/states.js';
 import * as S from '../abi/status.js';
@@ -111,6 +112,8 @@ export class TdxModule implements SeamModule {
   readonly tds = new Map<number, Td>();
   /** vCPUs by TDVPR page address. */
   readonly vcpus = new Map<number, TdVcpu>();
+  /** The vCPU {@link vcpuOfHalves} found last (TDH.VP.ENTER repeats the same TDVPR). */
+  lastVcpu: TdVcpu | undefined = undefined;
   /** SEAMCALL dispatch table, index = leaf number. */
   readonly seamcallLeaves = new Map<number, SeamcallHandler>();
   /** TDCALL leaves answered in the module (VP.VMCALL is handled by TD exit). */
@@ -215,6 +218,13 @@ export class TdxModule implements SeamModule {
     const raxLo = r.lo(RAX);
     const leaf = raxLo & 0xffff;
     const version = (raxLo >>> L.LEAF_VERSION_SHIFT) & 0xff;
+    // Fast path for TDH.VP.ENTER (version 0) on a ready platform: the same checks as below, in
+    // the order that lets the common case through first.
+    if (raxLo === L.TDH_VP_ENTER && this.sysState === SYS_READY && r.hi(RAX) === 0 && this.testHooks === undefined && this.lpInitDone[lp.index] === true) {
+      tdhVpEnter(this, lp);
+      lp.seamret();
+      return;
+    }
     const handler = this.seamcallLeaves.get(leaf);
     // The module checks the platform state before it looks at the leaf.
     if (this.sysState === SYS_SHUTDOWN && leaf !== L.TDH_SYS_LP_SHUTDOWN) {
@@ -223,7 +233,7 @@ export class TdxModule implements SeamModule {
       fail(r, S.TDX_SYS_NOT_READY);
     } else if (handler === undefined || r.hi(RAX) !== 0 || raxLo >>> 24 !== 0 || (version !== 0 && version > (MAX_VERSION.get(leaf) ?? 0))) {
       fail(r, S.TDX_OPERAND_INVALID, S.TDX_OPERAND_ID_RAX);
-    } else if (!this.lpInitDone[lp.index] && !NO_LP_INIT_LEAVES.has(leaf)) {
+    } else if (this.lpInitDone[lp.index] !== true && !NO_LP_INIT_LEAVES.has(leaf)) {
       fail(r, S.TDX_SYS_LP_INIT_NOT_DONE);
     } else if (this.testHooks?.faultSeamcall !== undefined && this.#injectFault(leaf, lp)) {
       // A test forced this SEAMCALL to fail.
@@ -268,6 +278,18 @@ export class TdxModule implements SeamModule {
     return this.vcpus.get(pa);
   }
 
+  /**
+   * {@link vcpuOf} for a TDVPR address given as register halves (TDH.VP.ENTER's RCX): the last
+   * vCPU found is checked first, so re-entering the same vCPU needs no map lookup.
+   */
+  vcpuOfHalves(lo: number, hi: number): TdVcpu | undefined {
+    const last = this.lastVcpu;
+    if (last !== undefined && last.tdvprLo === lo && last.tdvprHi === hi && last.reclaimed === false) return last;
+    const v = this.vcpus.get(hi * 0x1_0000_0000 + lo);
+    if (v !== undefined) this.lastVcpu = v;
+    return v;
+  }
+
   /** True if `hkid` is a TDX private key id of this platform. */
   isTdxKeyId(hkid: number): boolean {
     return Number.isInteger(hkid) && hkid >= this.tdxKeyIdStart && hkid < this.tdxKeyIdStart + this.kot.length;
@@ -291,7 +313,7 @@ export class TdxModule implements SeamModule {
    */
   checkTdcs(td: Td): bigint | undefined {
     if (td.lifecycle !== TD_KEYS_CONFIGURED) return S.TDX_TD_KEYS_NOT_CONFIGURED;
-    if (td.fatal) return S.TDX_TD_FATAL;
+    if (td.fatal === true) return S.TDX_TD_FATAL;
     if (td.tdcsPages.length < TDCS_PAGES) return S.TDX_TDCS_NOT_ALLOCATED;
     return undefined;
   }

@@ -1,4 +1,5 @@
-import { PAGE_SIZE, R8, R9, RCX, RDX, type LogicalProcessor } from '@seamkit/seam-cpu';
+import { type LogicalProcessor } from '@seamkit/seam-cpu';
+import { PAGE_SIZE, R8, R9, RCX, RDX } from '@seamkit/seam-cpu/abi';
 import { OP_STATE_INITIALIZED, OP_STATE_RUNNABLE, PT_EPT, PT_REG, SEPT_FREE, SEPT_MAPPED } from '../abi/states.js';
 import * as S from '../abi/status.js';
 import { MRTD_BLOCK_SIZE, MRTD_TAG_MR_EXTEND, MRTD_TAG_PAGE_ADD, MR_EXTEND_CHUNK } from '../abi/structures.js';

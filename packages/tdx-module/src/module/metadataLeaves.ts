@@ -1,4 +1,5 @@
-import { R8, R9, RAX, RCX, RDX, RFLAGS, RIP, RSP, type LogicalProcessor } from '@seamkit/seam-cpu';
+import { type LogicalProcessor } from '@seamkit/seam-cpu';
+import { R8, R9, RAX, RCX, RDX, RFLAGS, RIP, RSP } from '@seamkit/seam-cpu/abi';
 import { LEAF_VERSION_SHIFT } from '../abi/leaves.js';
 import * as M from '../abi/metadata.js';
 import { OP_STATE_UNINITIALIZED, VCPU_DISABLED, VCPU_READY } from '../abi/states.js';

@@ -1,4 +1,5 @@
-import { CpuMode, PAGE_SIZE, R8, R9, RCX, RDX, type LogicalProcessor } from '@seamkit/seam-cpu';
+import { CpuMode, type LogicalProcessor } from '@seamkit/seam-cpu';
+import { PAGE_SIZE, R8, R9, RCX, RDX } from '@seamkit/seam-cpu/abi';
 import * as M from '../abi/metadata.js';
 import { SYS_SHUTDOWN } from '../abi/states.js';
 import * as S from '../abi/status.js';

@@ -1,4 +1,5 @@
-import { PAGE_SIZE, R8, RCX, RDX, type LogicalProcessor } from '@seamkit/seam-cpu';
+import { type LogicalProcessor } from '@seamkit/seam-cpu';
+import { PAGE_SIZE, R8, RCX, RDX } from '@seamkit/seam-cpu/abi';
 import { SYSCONFIG_DONE, SYSINIT_DONE, SYSINIT_PENDING, SYS_READY, HKID_RESERVED } from '../abi/states.js';
 import * as S from '../abi/status.js';
 import { TDMR_ALIGNMENT, TDMR_INFO_BASE, TDMR_INFO_SIZE } from '../abi/structures.js';

@@ -1,4 +1,4 @@
-import { PAGE_SIZE } from '@seamkit/seam-cpu';
+import { PAGE_SIZE } from '@seamkit/seam-cpu/abi';
 import { TD_CTLS_PENDING_VE_DISABLE } from '../abi/metadata.js';
 import { EXT_EXIT_QUAL_TYPE_PENDING_EPT_VIOLATION, SEPT_PENDING } from '../abi/states.js';
 import { tdCtlsOf } from './metadataLeaves.js';

@@ -9,7 +9,8 @@
  * (include/auto_gen/sept_state_lookup.c). Every failure changes nothing.
  * @module
  */
-import { PAGE_SIZE, R10, R11, R8, R9, RAX, RCX, RDX, type LogicalProcessor, type RegisterFile } from '@seamkit/seam-cpu';
+import { type LogicalProcessor, type RegisterFile } from '@seamkit/seam-cpu';
+import { PAGE_SIZE, R10, R11, R8, R9, RAX, RCX, RDX } from '@seamkit/seam-cpu/abi';
 import { LEAF_VERSION_SHIFT } from '../abi/leaves.js';
 import {
   OP_STATE_INITIALIZED, OP_STATE_RUNNABLE, PT_NDA, PT_REG, PT_TDR, SEPT_BLOCKED, SEPT_FREE, SEPT_MAPPED,

@@ -1,4 +1,5 @@
-import { RAX, RCX, RDX, type RegisterFile } from '@seamkit/seam-cpu';
+import { type RegisterFile } from '@seamkit/seam-cpu';
+import { RAX, RCX, RDX } from '@seamkit/seam-cpu/abi';
 
 /** Writes a completion status into RAX. */
 export function setStatus(regs: RegisterFile, status: bigint): void {

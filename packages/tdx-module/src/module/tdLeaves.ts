@@ -1,4 +1,5 @@
-import { GuestMemory, RCX, RDX, type LogicalProcessor } from '@seamkit/seam-cpu';
+import { GuestMemory, type LogicalProcessor } from '@seamkit/seam-cpu';
+import { RCX, RDX } from '@seamkit/seam-cpu/abi';
 import {
   HKID_ASSIGNED, HKID_FREE, OP_STATE_INITIALIZED, OP_STATE_RUNNABLE, OP_STATE_UNINITIALIZED,
   PT_TDCX, PT_TDR, TD_HKID_ASSIGNED, TD_KEYS_CONFIGURED,

@@ -1,4 +1,4 @@
-import { RCX, RegisterFile } from '@seamkit/seam-cpu';
+import { RAX, RCX, RegisterFile } from '@seamkit/seam-cpu';
 import { describe, expect, it } from 'vitest';
 import { seamcall } from '../host/seamcall.js';
 import {
@@ -234,6 +234,17 @@ describe('teardown leaves', () => {
       expect(b.td.childCount).toBe(0);
       expect(hex(p.host.tdhPhymemPageReclaim(p.lp0, b.tdr).status)).toBe(hex(REF.SUCCESS));
       refused(p, () => p.host.tdhPhymemPageReclaim(p.lp0, b.tdr).status, REF.PAGE_METADATA_INCORRECT + OP.RCX);
+    });
+
+    it('should refuse TDH.VP.ENTER on a reclaimed TDVPR with PAGE_METADATA_INCORRECT|RCX, even right after entering it', () => {
+      const { p, b } = built(1);
+      const args = new RegisterFile();
+      // The module remembers the vCPU it entered last; reclaiming the TDVPR must forget it.
+      p.host.tdhVpEnter(b.vcpuLps[0]!, b.tdvprs[0]!, args);
+      releaseHkid(p, b);
+      expect(hex(p.host.tdhPhymemPageReclaim(p.lp0, b.tdvprs[0]!).status)).toBe(hex(REF.SUCCESS));
+      p.host.tdhVpEnter(b.vcpuLps[0]!, b.tdvprs[0]!, args);
+      expect(hex(args.get(RAX))).toBe(hex(REF.PAGE_METADATA_INCORRECT + OP.RCX));
     });
   });
 });

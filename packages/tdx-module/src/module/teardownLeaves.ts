@@ -11,7 +11,8 @@
  * nothing, except that an interrupted TDH.PHYMEM.CACHE.WB keeps its resume point, as in the module.
  * @module
  */
-import { PAGE_SIZE, R10, R11, R8, R9, RCX, RDX, type LogicalProcessor } from '@seamkit/seam-cpu';
+import { type LogicalProcessor } from '@seamkit/seam-cpu';
+import { PAGE_SIZE, R10, R11, R8, R9, RCX, RDX } from '@seamkit/seam-cpu/abi';
 import {
   HKID_FLUSHED, HKID_FREE, OP_STATE_UNINITIALIZED, PT_EPT, PT_NDA, PT_REG, PT_RSVD, PT_TDCX, PT_TDR, PT_TDVPR,
   TD_BLOCKED, TD_HKID_ASSIGNED, TD_KEYS_CONFIGURED, TD_TEARDOWN,
@@ -145,6 +146,8 @@ const teardownIndex = new WeakMap<Td, Map<number, number>>();
 /** Drops the module's record of a reclaimed page of `td` (its TDCS / TDVPS / SEPT / leaf entry). */
 function forgetPage(m: TdxModule, td: Td, pa: number, type: number): void {
   if (type === PT_TDVPR) {
+    const gone = m.vcpus.get(pa);
+    if (gone !== undefined) gone.reclaimed = true;
     m.vcpus.delete(pa);
   } else if (type === PT_TDCX) {
     const i = td.tdcsPages.indexOf(pa);

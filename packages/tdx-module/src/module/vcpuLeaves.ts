@@ -1,4 +1,5 @@
-import { R8, RBX, RCX, RDX, RIP, RSI, type LogicalProcessor } from '@seamkit/seam-cpu';
+import { type LogicalProcessor } from '@seamkit/seam-cpu';
+import { R8, RBX, RCX, RDX, RIP, RSI } from '@seamkit/seam-cpu/abi';
 import { LEAF_VERSION_SHIFT } from '../abi/leaves.js';
 import { OP_STATE_INITIALIZED, PT_TDCX, PT_TDVPR, VCPU_READY, VCPU_UNINITIALIZED } from '../abi/states.js';
 import * as S from '../abi/status.js';

@@ -180,6 +180,7 @@ describe('TDH.VP.ENTER', () => {
       it.each([
         ['selected', 1n << 5n, guestValue(RBP)],
         ['not selected', 1n << 12n, 0n],
+        ['not selected by Linux\'s 0xFFCC (the straight-line copy)', 0xffccn, 0n],
       ])('should treat RBP like any other GPR when %s', (_name, bitmap, expected) => {
         const t = runTd(fromGenerator(function* (cpu) {
           prepareVmcall(cpu, bitmap);
@@ -230,8 +231,11 @@ describe('TDH.VP.ENTER', () => {
       });
     });
 
-    describe('when the host resumes the guest', () => {
-      const bitmap = (1n << 3n) | (1n << 8n) | (1n << 10n) | (1n << 11n) | (1n << 12n);
+    describe.each([
+      ['RBX, R8, R10, R11, R12', (1n << 3n) | (1n << 8n) | (1n << 10n) | (1n << 11n) | (1n << 12n)],
+      ['Linux\'s 0xFFCC (the straight-line copy)', 0xffccn],
+    ])('when the host resumes a guest that exposed %s', (_name, bitmap) => {
+      const selected = (i: number): boolean => ((bitmap >> BigInt(i)) & 1n) === 1n;
 
       function resume(): { after: Record<RegisterName, bigint>; t: Running; second: bigint } {
         let after: Record<RegisterName, bigint> | undefined;
@@ -250,12 +254,14 @@ describe('TDH.VP.ENTER', () => {
 
       it('should copy back only the bitmap-selected GPRs from the argument block', () => {
         const { after } = resume();
-        for (const i of [RBX, R8, R10, R11, R12]) expect(after[GPR_NAMES[i]!]).toBe(hostReply(i));
+        for (const i of [RDX, RBX, RBP, RSI, RDI, R8, R9, R10, R11, R12, R13, R14, R15].filter(selected)) {
+          expect(`${GPR_NAMES[i]}=${hex(after[GPR_NAMES[i]!])}`).toBe(`${GPR_NAMES[i]}=${hex(hostReply(i))}`);
+        }
       });
 
       it('should keep the guest\'s own value in every unselected GPR', () => {
         const { after } = resume();
-        for (const i of [RDX, RSP, RBP, RSI, RDI, R9, R13, R14, R15]) {
+        for (const i of [RDX, RBX, RSP, RBP, RSI, RDI, R8, R9, R10, R11, R12, R13, R14, R15].filter((i) => !selected(i))) {
           expect(`${GPR_NAMES[i]}=${hex(after[GPR_NAMES[i]!])}`).toBe(`${GPR_NAMES[i]}=${hex(guestValue(i))}`);
         }
       });

@@ -1,8 +1,10 @@
 import {
-  EXIT_REASON_EPT_VIOLATION, EXIT_REASON_TDCALL, EXIT_REASON_TRIPLE_FAULT, R10, R11, R8, R9, RAX, RBP, RCX, RDX, RIP,
-  TDVMCALL_FORBIDDEN_REGS_MASK, TDVMCALL_RBP_BIT, type GuestCode, type GuestCpu, type GuestProgram,
-  type LogicalProcessor, type RegisterFile,
+  type GuestCode, type GuestCpu, type GuestProgram, type LogicalProcessor, type RegisterFile,
 } from '@seamkit/seam-cpu';
+import {
+  EXIT_REASON_EPT_VIOLATION, EXIT_REASON_TDCALL, EXIT_REASON_TRIPLE_FAULT, R10, R11, R8, R9, RAX, RBP, RCX, RDX, RIP,
+  TDVMCALL_EXPOSE_REGS_MASK, TDVMCALL_FORBIDDEN_REGS_MASK, TDVMCALL_RBP_BIT,
+} from '@seamkit/seam-cpu/abi';
 import { LEAF_VERSION_SHIFT, TDG_VM_RD, TDG_VP_VMCALL } from '../abi/leaves.js';
 import {
   LAST_EXIT_ASYNC_FAULT, LAST_EXIT_TDVMCALL, OP_STATE_RUNNABLE, VCPU_ACTIVE, VCPU_READY,
@@ -34,7 +36,7 @@ const OPERAND_ID_RCX = 1;
  */
 export function tdhVpEnter(m: TdxModule, lp: LogicalProcessor): void {
   const r = lp.regs;
-  const vcpu = m.vcpuOf(r.getNumber(RCX));
+  const vcpu = m.vcpuOfHalves(r.lo(RCX), r.hi(RCX));
   if (vcpu === undefined) return fail(r, S.TDX_PAGE_METADATA_INCORRECT, S.TDX_OPERAND_ID_RCX);
   const td = vcpu.td;
   const bad = m.checkTdcs(td);
@@ -106,9 +108,10 @@ function instantiate(program: GuestProgram, guest: GuestCpu, lp: LogicalProcesso
 /** Advances guest RIP past the TDCALL. */
 function advanceRip(g: RegisterFile): void {
   const u = g.u32;
-  const lo = u[RIP * 2]! + TDCALL_LENGTH;
+  // Int32 arithmetic: the low half wraps, and a wrapped result below the length is the carry.
+  const lo = ((u[RIP * 2]! | 0) + TDCALL_LENGTH) | 0;
   u[RIP * 2] = lo;
-  if (lo > 0xffff_ffff) u[RIP * 2 + 1] = u[RIP * 2 + 1]! + 1;
+  if (lo >= 0 && lo < TDCALL_LENGTH) u[RIP * 2 + 1] = ((u[RIP * 2 + 1]! | 0) + 1) | 0;
 }
 
 /**
@@ -119,23 +122,32 @@ function tdvmcallExit(vcpu: TdVcpu, host: RegisterFile, g: RegisterFile): boolea
   const gu = g.u32;
   const bitmap = gu[RCX * 2]!;
   const hu = host.u32;
-  const forbidden = TDVMCALL_FORBIDDEN_REGS_MASK | (vcpu.td.noRbpMod ? TDVMCALL_RBP_BIT : 0);
+  const noRbpMod = vcpu.td.noRbpMod === true;
+  const forbidden = TDVMCALL_FORBIDDEN_REGS_MASK | (noRbpMod ? TDVMCALL_RBP_BIT : 0);
   if (gu[RCX * 2 + 1] !== 0 || (bitmap & forbidden) !== 0) {
     g.setHalves(RAX, OPERAND_ID_RCX, OPERAND_INVALID_HI);
     return false;
   }
   const gprs = bitmap & 0xffff;
-  const noRbpMod = vcpu.td.noRbpMod;
   // RDX (2) .. R15 (15); RSP (4) is never exposed, RBP (5) only without NO_RBP_MOD.
-  for (let i = 2; i < 16; i++) {
-    if (i === 4 || (i === RBP && noRbpMod)) continue;
-    if ((gprs >>> i) & 1) {
-      hu[i * 2] = gu[i * 2]!;
-      hu[i * 2 + 1] = gu[i * 2 + 1]!;
-    } else {
-      hu[i * 2] = 0;
-      hu[i * 2 + 1] = 0;
-    }
+  if (gprs === TDVMCALL_EXPOSE_REGS_MASK) {
+    // The mask Linux guests use for every TDVMCALL: straight-line copy (literal offsets: slot i
+    // is u32[2i], u32[2i+1]), RBP zeroed.
+    hu[4] = gu[4]!; hu[5] = gu[5]!; // RDX
+    hu[6] = gu[6]!; hu[7] = gu[7]!; // RBX
+    hu[12] = gu[12]!; hu[13] = gu[13]!; // RSI
+    hu[14] = gu[14]!; hu[15] = gu[15]!; // RDI
+    hu[16] = gu[16]!; hu[17] = gu[17]!; // R8
+    hu[18] = gu[18]!; hu[19] = gu[19]!; // R9
+    hu[20] = gu[20]!; hu[21] = gu[21]!; // R10
+    hu[22] = gu[22]!; hu[23] = gu[23]!; // R11
+    hu[24] = gu[24]!; hu[25] = gu[25]!; // R12
+    hu[26] = gu[26]!; hu[27] = gu[27]!; // R13
+    hu[28] = gu[28]!; hu[29] = gu[29]!; // R14
+    hu[30] = gu[30]!; hu[31] = gu[31]!; // R15
+    if (!noRbpMod) { hu[10] = 0; hu[11] = 0; }
+  } else {
+    exposeGprs(hu, gu, gprs, noRbpMod);
   }
   hu[RAX * 2] = EXIT_REASON_TDCALL;
   hu[RAX * 2 + 1] = 0;
@@ -148,6 +160,25 @@ function tdvmcallExit(vcpu: TdVcpu, host: RegisterFile, g: RegisterFile): boolea
   return true;
 }
 
+/** Copies the GPRs selected by `gprs` from the guest into the argument block and zeroes the rest. */
+function exposeGprs(hu: Uint32Array, gu: Uint32Array, gprs: number, noRbpMod: boolean): void {
+  if ((gprs & 0x4) !== 0) { hu[4] = gu[4]!; hu[5] = gu[5]!; } else { hu[4] = 0; hu[5] = 0; }
+  if ((gprs & 0x8) !== 0) { hu[6] = gu[6]!; hu[7] = gu[7]!; } else { hu[6] = 0; hu[7] = 0; }
+  if (!noRbpMod) {
+    if ((gprs & 0x20) !== 0) { hu[10] = gu[10]!; hu[11] = gu[11]!; } else { hu[10] = 0; hu[11] = 0; }
+  }
+  if ((gprs & 0x40) !== 0) { hu[12] = gu[12]!; hu[13] = gu[13]!; } else { hu[12] = 0; hu[13] = 0; }
+  if ((gprs & 0x80) !== 0) { hu[14] = gu[14]!; hu[15] = gu[15]!; } else { hu[14] = 0; hu[15] = 0; }
+  if ((gprs & 0x100) !== 0) { hu[16] = gu[16]!; hu[17] = gu[17]!; } else { hu[16] = 0; hu[17] = 0; }
+  if ((gprs & 0x200) !== 0) { hu[18] = gu[18]!; hu[19] = gu[19]!; } else { hu[18] = 0; hu[19] = 0; }
+  if ((gprs & 0x400) !== 0) { hu[20] = gu[20]!; hu[21] = gu[21]!; } else { hu[20] = 0; hu[21] = 0; }
+  if ((gprs & 0x800) !== 0) { hu[22] = gu[22]!; hu[23] = gu[23]!; } else { hu[22] = 0; hu[23] = 0; }
+  if ((gprs & 0x1000) !== 0) { hu[24] = gu[24]!; hu[25] = gu[25]!; } else { hu[24] = 0; hu[25] = 0; }
+  if ((gprs & 0x2000) !== 0) { hu[26] = gu[26]!; hu[27] = gu[27]!; } else { hu[26] = 0; hu[27] = 0; }
+  if ((gprs & 0x4000) !== 0) { hu[28] = gu[28]!; hu[29] = gu[29]!; } else { hu[28] = 0; hu[29] = 0; }
+  if ((gprs & 0x8000) !== 0) { hu[30] = gu[30]!; hu[31] = gu[31]!; } else { hu[30] = 0; hu[31] = 0; }
+}
+
 /**
  * On re-entry after a TDVMCALL: copies the selected GPRs from the argument block back into the
  * guest; guest RAX = TDX_SUCCESS, guest RCX = the bitmap.
@@ -156,17 +187,45 @@ function resumeAfterTdvmcall(vcpu: TdVcpu, host: RegisterFile, g: RegisterFile):
   const gu = g.u32;
   const hu = host.u32;
   const gprs = vcpu.savedBitmap & 0xffff;
-  for (let i = 2; i < 16; i++) {
-    if ((gprs >>> i) & 1) {
-      gu[i * 2] = hu[i * 2]!;
-      gu[i * 2 + 1] = hu[i * 2 + 1]!;
-    }
+  if (gprs === TDVMCALL_EXPOSE_REGS_MASK) {
+    // The mask Linux guests use: straight-line copy (literal offsets: slot i is u32[2i], u32[2i+1]).
+    gu[4] = hu[4]!; gu[5] = hu[5]!; // RDX
+    gu[6] = hu[6]!; gu[7] = hu[7]!; // RBX
+    gu[12] = hu[12]!; gu[13] = hu[13]!; // RSI
+    gu[14] = hu[14]!; gu[15] = hu[15]!; // RDI
+    gu[16] = hu[16]!; gu[17] = hu[17]!; // R8
+    gu[18] = hu[18]!; gu[19] = hu[19]!; // R9
+    gu[20] = hu[20]!; gu[21] = hu[21]!; // R10
+    gu[22] = hu[22]!; gu[23] = hu[23]!; // R11
+    gu[24] = hu[24]!; gu[25] = hu[25]!; // R12
+    gu[26] = hu[26]!; gu[27] = hu[27]!; // R13
+    gu[28] = hu[28]!; gu[29] = hu[29]!; // R14
+    gu[30] = hu[30]!; gu[31] = hu[31]!; // R15
+  } else {
+    restoreGprs(gu, hu, gprs);
   }
   gu[RAX * 2] = 0;
   gu[RAX * 2 + 1] = 0;
   gu[RCX * 2] = vcpu.savedBitmap;
   gu[RCX * 2 + 1] = 0;
   vcpu.lastExit = LAST_EXIT_ASYNC_FAULT;
+}
+
+/** Copies the GPRs selected by `gprs` from the argument block back into the guest. */
+function restoreGprs(gu: Uint32Array, hu: Uint32Array, gprs: number): void {
+  if ((gprs & 0x4) !== 0) { gu[4] = hu[4]!; gu[5] = hu[5]!; }
+  if ((gprs & 0x8) !== 0) { gu[6] = hu[6]!; gu[7] = hu[7]!; }
+  if ((gprs & 0x20) !== 0) { gu[10] = hu[10]!; gu[11] = hu[11]!; }
+  if ((gprs & 0x40) !== 0) { gu[12] = hu[12]!; gu[13] = hu[13]!; }
+  if ((gprs & 0x80) !== 0) { gu[14] = hu[14]!; gu[15] = hu[15]!; }
+  if ((gprs & 0x100) !== 0) { gu[16] = hu[16]!; gu[17] = hu[17]!; }
+  if ((gprs & 0x200) !== 0) { gu[18] = hu[18]!; gu[19] = hu[19]!; }
+  if ((gprs & 0x400) !== 0) { gu[20] = hu[20]!; gu[21] = hu[21]!; }
+  if ((gprs & 0x800) !== 0) { gu[22] = hu[22]!; gu[23] = hu[23]!; }
+  if ((gprs & 0x1000) !== 0) { gu[24] = hu[24]!; gu[25] = hu[25]!; }
+  if ((gprs & 0x2000) !== 0) { gu[26] = hu[26]!; gu[27] = hu[27]!; }
+  if ((gprs & 0x4000) !== 0) { gu[28] = hu[28]!; gu[29] = hu[29]!; }
+  if ((gprs & 0x8000) !== 0) { gu[30] = hu[30]!; gu[31] = hu[31]!; }
 }
 
 /** Fills the argument block for an asynchronous TD exit and zeroes the GPRs the VMM must not see. */

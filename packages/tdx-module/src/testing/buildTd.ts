@@ -5,7 +5,8 @@
  * state so tests can check that a failed SEAMCALL changed nothing.
  * @module
  */
-import { PAGE_SIZE, SeamCpu, type GuestProgram, type LogicalProcessor, type SeamCpuOptions } from '@seamkit/seam-cpu';
+import { SeamCpu, type GuestProgram, type LogicalProcessor, type SeamCpuOptions } from '@seamkit/seam-cpu';
+import { PAGE_SIZE } from '@seamkit/seam-cpu/abi';
 import { HKID_FREE } from '../abi/states.js';
 import {
   TD_PARAMS_ATTRIBUTES, TD_PARAMS_CONFIG_FLAGS, TD_PARAMS_EPTP_CONTROLS, TD_PARAMS_MAX_VCPUS, TD_PARAMS_MRCONFIGID,

@@ -1,4 +1,4 @@
-import { EXIT_REASON_EPT_VIOLATION, PAGE_SIZE, RAX, RCX } from '@seamkit/seam-cpu';
+import { EXIT_REASON_EPT_VIOLATION, PAGE_SIZE, RAX, RCX } from '@seamkit/seam-cpu/abi';
 import {
   EXT_EXIT_QUAL_TYPE_ACCEPT, SEPT_FREE, SEPT_MAPPED, SEPT_NL_BLOCKED, SEPT_NL_MAPPED, SEPT_PENDING,
 } from '../../abi/states.js';

@@ -1,4 +1,5 @@
-import { EXIT_REASON_EPT_VIOLATION, EptViolation } from '@seamkit/seam-cpu';
+import { EptViolation } from '@seamkit/seam-cpu';
+import { EXIT_REASON_EPT_VIOLATION } from '@seamkit/seam-cpu/abi';
 import type { TdVcpu } from '../TdVcpu.js';
 import type { TdxModule } from '../TdxModule.js';
 

@@ -1,4 +1,4 @@
-import { R8, RAX, RCX, RDX } from '@seamkit/seam-cpu';
+import { R8, RAX, RCX, RDX } from '@seamkit/seam-cpu/abi';
 import * as R from '../../abi/tdreport.js';
 import * as S from '../../abi/status.js';
 import { buildTdReport, extendRtmr, verifyReportMacStruct } from '../../measurement/tdreport.js';

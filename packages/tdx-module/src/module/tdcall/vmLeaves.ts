@@ -1,4 +1,4 @@
-import { R10, R8, R9, RAX, RCX, RDX } from '@seamkit/seam-cpu';
+import { R10, R8, R9, RAX, RCX, RDX } from '@seamkit/seam-cpu/abi';
 import { MD_FIELD_ID_NA } from '../../abi/metadata.js';
 import * as S from '../../abi/status.js';
 import { isNullFieldId, type MdRefs } from '../metadata.js';
