@@ -551,13 +551,17 @@ export class Vcpu implements TdExitFaults {
       const hooks = d.hooks;
       if (hooks !== undefined && hooks.onTdExit !== undefined) hooks.onTdExit(d.ctx, args.lo(RAX), args.hi(RAX));
       const reason = decodeTdExit(args, run, d, cpu, this);
-      if (reason === KVM_EXIT_SHUTDOWN && lp.lastGuestError !== undefined) {
-        // Simulator diagnostic: the triple fault came from guest code that threw.
-        const error = lp.lastGuestError;
-        lp.lastGuestError = undefined;
-        this.vm.emit({ type: 'guest-crash', vcpuIndex: this.index, error });
+      if (reason !== 0) {
+        if (reason === KVM_EXIT_SHUTDOWN && lp.lastGuestError !== undefined) this.#guestCrashed(lp);
+        return reason;
       }
-      if (reason !== 0) return reason;
     }
+  }
+
+  /** Simulator diagnostic: the triple fault came from guest code that threw. */
+  #guestCrashed(lp: LogicalProcessor): void {
+    const error = lp.lastGuestError;
+    lp.lastGuestError = undefined;
+    this.vm.emit({ type: 'guest-crash', vcpuIndex: this.index, error });
   }
 }

@@ -43,8 +43,9 @@ const SW_ERROR_HI = 0x8000_ff00;
  */
 export function decodeTdExit(args: RegisterFile, run: KvmRun, dispatcher: LeafDispatcher, cpu: number, faults?: TdExitFaults): number {
   // Both halves as int32 (`| 0`), so every test below is integer-only: no double arithmetic.
-  const hi = args.hi(RAX) | 0;
-  const lo = args.lo(RAX) | 0;
+  const u = args.u32;
+  const hi = u[RAX * 2 + 1]! | 0;
+  const lo = u[RAX * 2]! | 0;
   if ((hi & SW_ERROR_HI) === (SW_ERROR_HI | 0)) return unhandled(run, lo, hi, cpu);
   // Status bit 63 set (an error): exit reason -1, which has the failed-entry bit 31.
   if ((hi | lo) < 0) return failEntry(run, hi < 0 ? -1 : lo, cpu);
@@ -53,7 +54,7 @@ export function decodeTdExit(args: RegisterFile, run: KvmRun, dispatcher: LeafDi
   if ((hi & 0x4000_0000) !== 0 && basic !== EXIT_REASON_TRIPLE_FAULT) return unhandled(run, lo, hi, cpu);
   switch (basic) {
     case EXIT_REASON_TDCALL:
-      return args.isZero(R10) ? dispatcher.dispatch() : dispatcher.dispatchHypercall();
+      return (u[R10 * 2]! | u[R10 * 2 + 1]!) === 0 ? dispatcher.dispatch() : dispatcher.dispatchHypercall();
     case EXIT_REASON_TRIPLE_FAULT:
       run.setU32(L.exit_reason.offset, KVM_EXIT_SHUTDOWN);
       return KVM_EXIT_SHUTDOWN;

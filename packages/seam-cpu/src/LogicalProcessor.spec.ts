@@ -166,6 +166,17 @@ describe('LogicalProcessor', () => {
         expect(() => lp.seamcall(new RegisterFile())).not.toThrow();
       });
 
+      it('should give the LP back to the host and let a module\'s own error through when the module throws', () => {
+        const cpu = new SeamCpu();
+        const bug = new Error('module bug');
+        cpu.loadSeamModule({ seamcall: () => { throw bug; } });
+        const lp = cpu.lps[0]!;
+        const own = lp.regs;
+        expect(thrown(() => lp.seamcall(new RegisterFile()))).toBe(bug);
+        expect(lp.mode).toBe(CpuMode.VMX_ROOT);
+        expect(lp.regs).toBe(own);
+      });
+
       it('should raise #UD when executed in SEAM VMX root (by the module itself)', () => {
         const cpu = new SeamCpu();
         const inner = new RegisterFile();

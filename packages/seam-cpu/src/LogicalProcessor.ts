@@ -74,14 +74,17 @@ export class LogicalProcessor {
     this.mode = CpuMode.SEAM_ROOT;
     try {
       module.seamcall(this);
-    } finally {
+    } catch (err) {
+      // A module that throws is a module bug: give the LP back to the host, then let it surface.
       this.regs = saved;
-      if ((this.mode as CpuMode) !== CpuMode.VMX_ROOT) {
-        this.mode = CpuMode.VMX_ROOT;
-        // A module bug, not a guest or host mistake: surface it loudly.
-        // eslint-disable-next-line no-unsafe-finally
-        throw cpuError('SEAMKIT_ERR_CPU_NO_SEAMRET');
-      }
+      this.mode = CpuMode.VMX_ROOT;
+      throw err;
+    }
+    this.regs = saved;
+    if ((this.mode as CpuMode) !== CpuMode.VMX_ROOT) {
+      this.mode = CpuMode.VMX_ROOT;
+      // A module bug, not a guest or host mistake: surface it loudly.
+      throw cpuError('SEAMKIT_ERR_CPU_NO_SEAMRET');
     }
     regs.u32[flags] = regs.u32[flags]! & ~(RFLAGS_CF | RFLAGS_ZF);
   }

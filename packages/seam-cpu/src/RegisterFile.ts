@@ -59,8 +59,15 @@ export class RegisterFile {
    * @param value - a safe integer >= 0
    */
   setNumber(i: number, value: number): void {
-    this.u32[i << 1] = value >>> 0;
-    this.u32[(i << 1) | 1] = Math.floor(value / 0x1_0000_0000) >>> 0;
+    const u = this.u32;
+    if (value <= 0xffff_ffff) {
+      u[i << 1] = value;
+      u[(i << 1) | 1] = 0;
+    } else {
+      u[i << 1] = value >>> 0;
+      // value * 2^-32 is exact (a power of two) and below 2^21, so `>>> 0` is the floor.
+      u[(i << 1) | 1] = (value * 2.3283064365386963e-10) >>> 0;
+    }
   }
 
   /** Reads slot `i` as a number; exact only if the value is below 2^53. */

@@ -49,12 +49,14 @@ export class GetTdVmCallInfoLeaf implements LeafPlugin {
   /** Kernel half: leaf 0 in kernel, leaf 1 to userspace, else INVALID_OPERAND. */
   kernel(ctx: LeafContext): number {
     const r = ctx.regs;
-    if (r.hi(R12) === 0 && r.lo(R12) === 0) {
-      r.setHalves(R10, 0, 0);
-      r.setHalves(R11, 0, 0);
-      r.setHalves(R12, 0, 0);
-      r.setHalves(R13, 0, 0);
-      r.setHalves(R14, 0, 0);
+    const u = r.u32;
+    if ((u[R12 * 2]! | u[R12 * 2 + 1]!) === 0) {
+      // R10 = SUCCESS, R11..R14 = 0 (u32 view: slot i is u32[2i], u32[2i + 1]).
+      u[R10 * 2] = 0; u[R10 * 2 + 1] = 0;
+      u[R11 * 2] = 0; u[R11 * 2 + 1] = 0;
+      u[R12 * 2] = 0; u[R12 * 2 + 1] = 0;
+      u[R13 * 2] = 0; u[R13 * 2 + 1] = 0;
+      u[R14 * 2] = 0; u[R14 * 2 + 1] = 0;
       return LEAF_RESUME;
     }
     if (r.hi(R12) === 0 && r.lo(R12) === 1) {

@@ -45,6 +45,12 @@ export const R15 = 15;
 export const RIP = 16;
 /** Slot of RFLAGS in the register file. */
 export const RFLAGS = 17;
+/** RFLAGS.CF (bit 0): set by a VMfailInvalid. */
+export const RFLAGS_CF = 0x1;
+/** RFLAGS.ZF (bit 6): set by a VMfailValid. */
+export const RFLAGS_ZF = 0x40;
+/** RFLAGS bit 1 is reserved and always reads as 1. */
+export const RFLAGS_FIXED1 = 0x2;
 
 /** Number of general-purpose registers. */
 export const GPR_COUNT = 16;
@@ -67,10 +73,3 @@ export type RegisterName = (typeof REGISTER_NAMES)[number];
  * r14, r15, rbx, rdi, rsi. Entry k is the register-file slot of field k.
  */
 export const TDX_MODULE_ARGS_ORDER = [RCX, RDX, R8, R9, R10, R11, R12, R13, R14, R15, RBX, RDI, RSI] as const;
-
-/** RFLAGS.CF (bit 0): set by a VMfailInvalid. */
-export const RFLAGS_CF = 1 << 0;
-/** RFLAGS.ZF (bit 6): set by a VMfailValid. */
-export const RFLAGS_ZF = 1 << 6;
-/** RFLAGS bit 1 is reserved and always reads as 1. */
-export const RFLAGS_FIXED1 = 1 << 1;

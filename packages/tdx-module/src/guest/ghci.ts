@@ -18,10 +18,11 @@ import {
  * `return prepareTdvmcall(cpu.regs, leaf)` after writing R12.. itself. Allocates nothing.
  */
 export function prepareTdvmcall(regs: RegisterFile, leaf: number, bitmap = TDVMCALL_EXPOSE_REGS_MASK): number {
-  regs.setHalves(RAX, TDG_VP_VMCALL, 0);
-  regs.setHalves(RCX, bitmap, 0);
-  regs.setHalves(R10, 0, 0);
-  regs.setHalves(R11, leaf, 0);
+  const u = regs.u32;
+  u[RAX * 2] = TDG_VP_VMCALL; u[RAX * 2 + 1] = 0;
+  u[RCX * 2] = bitmap; u[RCX * 2 + 1] = 0;
+  u[R10 * 2] = 0; u[R10 * 2 + 1] = 0;
+  u[R11 * 2] = leaf; u[R11 * 2 + 1] = 0;
   return EXIT_REASON_TDCALL;
 }
 

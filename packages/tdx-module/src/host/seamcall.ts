@@ -9,8 +9,10 @@ const scratch = new WeakMap<LogicalProcessor, RegisterFile>();
 
 function execute(lp: LogicalProcessor, fn: number, regs: RegisterFile): void {
   // fn is leaf | version << 16: it fits the low half.
-  regs.setHalves(RAX, fn, 0);
-  regs.u32[RFLAGS * 2] = regs.u32[RFLAGS * 2]! & ~RFLAGS_CF;
+  const u = regs.u32;
+  u[RAX * 2] = fn;
+  u[RAX * 2 + 1] = 0;
+  u[RFLAGS * 2] = u[RFLAGS * 2]! & ~RFLAGS_CF;
   try {
     lp.seamcall(regs);
   } catch (err) {

@@ -215,12 +215,12 @@ export class TdxModule implements SeamModule {
   /** {@inheritDoc @seamkit/seam-cpu!SeamModule.seamcall} */
   seamcall(lp: LogicalProcessor): void {
     const r = lp.regs;
-    const raxLo = r.lo(RAX);
+    const raxLo = r.u32[RAX * 2]!;
     const leaf = raxLo & 0xffff;
     const version = (raxLo >>> L.LEAF_VERSION_SHIFT) & 0xff;
     // Fast path for TDH.VP.ENTER (version 0) on a ready platform: the same checks as below, in
     // the order that lets the common case through first.
-    if (raxLo === L.TDH_VP_ENTER && this.sysState === SYS_READY && r.hi(RAX) === 0 && this.testHooks === undefined && this.lpInitDone[lp.index] === true) {
+    if (raxLo === L.TDH_VP_ENTER && this.sysState === SYS_READY && r.u32[RAX * 2 + 1] === 0 && this.testHooks === undefined && this.lpInitDone[lp.index] === true) {
       tdhVpEnter(this, lp);
       lp.seamret();
       return;

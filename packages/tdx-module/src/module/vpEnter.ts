@@ -36,7 +36,7 @@ const OPERAND_ID_RCX = 1;
  */
 export function tdhVpEnter(m: TdxModule, lp: LogicalProcessor): void {
   const r = lp.regs;
-  const vcpu = m.vcpuOfHalves(r.lo(RCX), r.hi(RCX));
+  const vcpu = m.vcpuOfHalves(r.u32[RCX * 2]!, r.u32[RCX * 2 + 1]!);
   if (vcpu === undefined) return fail(r, S.TDX_PAGE_METADATA_INCORRECT, S.TDX_OPERAND_ID_RCX);
   const td = vcpu.td;
   const bad = m.checkTdcs(td);
