@@ -3,7 +3,7 @@
  * packages. Importable to run scenarios and benchmarks from code.
  * @packageDocumentation
  */
-export { runBenchmarks, TARGETS } from './bench/benchmarks.js';
+export { MAX_ERGONOMIC_SLOWDOWN, MAX_SLOWDOWN_VS_FLOOR, runBenchmarks, TARGETS } from './bench/benchmarks.js';
 export type { BenchLine, BenchOptions } from './bench/benchmarks.js';
 export { kernelFloor, userspaceFloor } from './bench/floors.js';
 export { measure, stopGcObserver } from './bench/measure.js';

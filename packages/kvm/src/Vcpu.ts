@@ -533,7 +533,8 @@ export class Vcpu implements TdExitFaults {
     const host = this.vm.kvm.host;
     const args = this.args;
     const lp = this.lp;
-    const tdvpr = this.tdvpr;
+    const tdvprLo = this.tdvpr >>> 0;
+    const tdvprHi = Math.floor(this.tdvpr / 0x1_0000_0000);
     const run = this.kvmRun;
     const cpu = lp.index;
     const arch = this.arch;
@@ -547,7 +548,7 @@ export class Vcpu implements TdExitFaults {
       if (arch.lapic.pirOn) arch.syncPir();
       arch.hltExit = false;
       arch.ran = true;
-      host.tdhVpEnter(lp, tdvpr, args);
+      host.tdhVpEnterHalves(lp, tdvprLo, tdvprHi, args);
       const hooks = d.hooks;
       if (hooks !== undefined && hooks.onTdExit !== undefined) hooks.onTdExit(d.ctx, args.lo(RAX), args.hi(RAX));
       const reason = decodeTdExit(args, run, d, cpu, this);

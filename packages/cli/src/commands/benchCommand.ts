@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util';
-import { runBenchmarks, TARGETS } from '../bench/benchmarks.js';
+import { MAX_SLOWDOWN_VS_FLOOR, runBenchmarks, TARGETS } from '../bench/benchmarks.js';
 import { CliError } from '../CliError.js';
 import { paint, type Output } from '../Output.js';
 
@@ -48,7 +48,7 @@ export async function benchCommand(argv: readonly string[], o: Output): Promise<
       if (r.gibPerSec !== undefined) detail = `${String(r.gibPerSec).padStart(12)} GiB/s  (${r.ops} chunks of 2 MiB in ${r.seconds} s)`;
       else if (r.rssGrowthMiB !== undefined) detail = `${String(r.seconds).padStart(12)} s      resident +${r.rssGrowthMiB} MiB for ${(r.declaredBytes ?? 0) / 2 ** 30} GiB declared`;
       else if (r.speedup !== undefined) detail = `${r.opsPerSec.toLocaleString('en-US').padStart(12)} ops/s  ${r.speedup}x one worker (${(r.opsPerSecOneWorker ?? 0).toLocaleString('en-US')} ops/s; target ${r.targetSpeedup}x)`;
-      else detail = `${r.opsPerSec.toLocaleString('en-US').padStart(12)} ops/s  minorGCs ${String(r.minorGcs).padStart(3)}${r.slowdownVsFloor !== undefined ? `  ${r.slowdownVsFloor}x floor` : ''}${target !== undefined ? `  (target ${target.toLocaleString('en-US')})` : ''}`;
+      else detail = `${r.opsPerSec.toLocaleString('en-US').padStart(12)} ops/s  minorGCs ${String(r.minorGcs).padStart(3)}${r.slowdownVsFloor !== undefined ? `  ${r.slowdownVsFloor}x floor` : ''}${target !== undefined ? `  (target ${target.toLocaleString('en-US')}, <= ${MAX_SLOWDOWN_VS_FLOOR}x floor)` : ''}${r.slowdownVsStep !== undefined ? `  ${r.slowdownVsStep}x step form (max ${r.maxSlowdownVsStep}x)` : ''}`;
       o.out(`${r.name.padEnd(28)} ${detail}${verdict}`);
     },
   });

@@ -260,6 +260,17 @@ export class TdxHost {
     seamcallSavedRet(lp, L.TDH_VP_ENTER, args);
   }
 
+  /**
+   * {@link tdhVpEnter} with the TDVPR address as two 32-bit halves (KVM keeps them per vCPU, so
+   * its run loop converts nothing per entry). Same SEAMCALL, same outputs.
+   */
+  tdhVpEnterHalves(lp: LogicalProcessor, tdvprLo: number, tdvprHi: number, args: RegisterFile): void {
+    const u = args.u32;
+    u[RCX * 2] = tdvprLo;
+    u[RCX * 2 + 1] = tdvprHi;
+    seamcallSavedRet(lp, L.TDH_VP_ENTER, args);
+  }
+
   /** Status of the last {@link tdhVpEnter} on `args`, as a BigInt (off the hot path). */
   static status(args: RegisterFile): bigint {
     return args.get(RAX);
