@@ -4,33 +4,38 @@ import {
 import type { GuestCpu, GuestProgram } from '@seamkit/seam-cpu';
 import { prepareTdvmcall } from '@seamkit/tdx-module';
 
-/** The port the benchmark guest writes once its warm-up TDVMCALLs are done (no device claims it). */
+/** The port the benchmark guest writes to end a segment (no device claims it: KVM_EXIT_IO). */
 export const WARM_DONE_PORT = 0x5eed;
 
 /**
  * The benchmarks' step-form guest: `warm` GetTdVmCallInfo(0) TDVMCALLs (answered in the kernel
- * model), one 1-byte OUT to {@link WARM_DONE_PORT} (KVM_EXIT_IO: KVM_RUN returns, so the
- * benchmark can start its clock with the same vCPU already warm), then `count` more
- * GetTdVmCallInfo(0), then nothing left to run (triple fault). Allocates nothing per step.
+ * model), then `segments` times `count` more; each of those 1 + `segments` runs ends with a
+ * 1-byte OUT to {@link WARM_DONE_PORT}, so KVM_RUN returns (KVM_EXIT_IO) and the benchmark can
+ * time each segment on the same, already warm vCPU. Then nothing is left to run (triple fault).
+ * Allocates nothing per step.
  */
-export function kernelGuest(warm: number, count: number): GuestProgram {
+export function kernelGuest(warm: number, count: number, segments = 1): GuestProgram {
   return () => {
-    let left = warm + count + 1;
+    let left = warm;
+    let segmentsLeft = segments;
     return {
       step(c: GuestCpu): number {
-        const n = left--;
-        if (n <= 0) return EXIT_REASON_TRIPLE_FAULT;
         const r = c.regs;
-        if (n === count + 1) {
+        if (left-- > 0) {
+          r.setHalves(R12, 0, 0);
+          return prepareTdvmcall(r, TDVMCALL_GET_TD_VM_CALL_INFO);
+        }
+        if (left === -1 && segmentsLeft-- >= 0) {
           // GHCI Instruction.IO: R12 size, R13 direction (1 = out), R14 port, R15 data.
           r.setHalves(R12, 1, 0);
           r.setHalves(R13, 1, 0);
           r.setHalves(R14, WARM_DONE_PORT, 0);
           r.setHalves(R15, 0, 0);
+          left = count;
           return prepareTdvmcall(r, TDVMCALL_IO);
         }
-        r.setHalves(R12, 0, 0);
-        return prepareTdvmcall(r, TDVMCALL_GET_TD_VM_CALL_INFO);
+        left = -1;
+        return EXIT_REASON_TRIPLE_FAULT;
       },
     };
   };

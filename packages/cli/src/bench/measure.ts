@@ -18,6 +18,8 @@ export interface BenchResult {
   readonly majorGcs: number;
   /** Heap growth per operation over the loop, bytes (meaningful when no GC ran). */
   readonly heapBytesPerOp: number;
+  /** With repetitions: ops/s of every timed run, in order (`opsPerSec` is their median). */
+  readonly runs?: readonly number[];
 }
 
 const gcEntries: PerformanceEntry[] = [];
@@ -36,29 +38,36 @@ export function stopGcObserver(): void {
 }
 
 /**
- * Runs `loop` (which performs `ops` operations) once and measures it: wall time, GCs observed
- * while it ran (PerformanceObserver 'gc' entries whose start falls in the window), heap growth.
+ * Runs `loop` (which performs `ops` operations) `reps` times and measures it: wall time of each
+ * run (the reported ops/s and seconds are the median run's, so one run disturbed by the machine
+ * does not decide the result), GCs observed while any run was timed (PerformanceObserver 'gc'
+ * entries whose start falls in a timed window) and heap growth per operation over all runs.
  */
-export async function measure(name: string, description: string, ops: number, loop: () => void): Promise<BenchResult> {
+export async function measure(name: string, description: string, ops: number, loop: () => void, reps = 1): Promise<BenchResult> {
   ensureObserver();
   await new Promise((r) => setTimeout(r, 50));
   gcEntries.length = 0;
+  const windows: [number, number][] = [];
   const heap0 = process.memoryUsage().heapUsed;
-  const t0 = performance.now();
-  loop();
-  const t1 = performance.now();
+  for (let i = 0; i < reps; i++) {
+    const t0 = performance.now();
+    loop();
+    windows.push([t0, performance.now()]);
+  }
   const heap1 = process.memoryUsage().heapUsed;
   // GC entries are queued from the GC and delivered on a later turn of the event loop.
   await new Promise((r) => setTimeout(r, 50));
   if (observer !== undefined) gcEntries.push(...observer.takeRecords());
-  const inWindow = gcEntries.filter((e) => e.startTime >= t0 && e.startTime <= t1);
+  const inWindow = gcEntries.filter((e) => windows.some(([t0, t1]) => e.startTime >= t0 && e.startTime <= t1));
   const kind = (e: PerformanceEntry): number => (e as PerformanceEntry & { detail?: { kind?: number } }).detail?.kind ?? 0;
   const minorGcs = inWindow.filter((e) => kind(e) === constants.NODE_PERFORMANCE_GC_MINOR).length;
   const majorGcs = inWindow.filter((e) => kind(e) !== constants.NODE_PERFORMANCE_GC_MINOR).length;
-  const seconds = (t1 - t0) / 1000;
+  const times = windows.map(([t0, t1]) => (t1 - t0) / 1000);
+  const seconds = [...times].sort((a, b) => a - b)[times.length >> 1]!;
   return {
     name, description, ops, seconds: round(seconds, 4), opsPerSec: Math.round(ops / seconds), minorGcs, majorGcs,
-    heapBytesPerOp: round(Math.max(0, heap1 - heap0) / ops, 3),
+    heapBytesPerOp: round(Math.max(0, heap1 - heap0) / (ops * reps), 3),
+    ...(reps > 1 ? { runs: times.map((t) => Math.round(ops / t)) } : {}),
   };
 }
 

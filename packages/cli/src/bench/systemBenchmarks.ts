@@ -66,8 +66,8 @@ function workerPath(): string {
   return candidates.find((p) => existsSync(p)) ?? candidates[0]!;
 }
 
-async function runWorkers(n: number, ops: number): Promise<number> {
-  const workers = Array.from({ length: n }, () => new Worker(workerPath(), { workerData: { ops } }));
+async function runWorkers(n: number, ops: number, segments: number): Promise<number> {
+  const workers = Array.from({ length: n }, () => new Worker(workerPath(), { workerData: { ops, segments } }));
   await Promise.all(workers.map((w) => new Promise((r) => w.once('message', r))));
   const t0 = performance.now();
   const done = workers.map((w) => new Promise<[number, number]>((r) => w.once('message', r)));
@@ -80,14 +80,15 @@ async function runWorkers(n: number, ops: number): Promise<number> {
 
 /**
  * vCPU scaling: independent TDs (each with its own simulated host) on 1 and then 2 worker
- * threads; aggregate kernel-TDVMCALL throughput and the speed-up (target >= 1.7x on 2 cores).
+ * threads, each worker running `segments` x `ops` TDVMCALLs; aggregate kernel-TDVMCALL
+ * throughput and the speed-up (target >= 1.7x on 2 cores).
  */
-export async function scalingBench(ops: number): Promise<BenchLine> {
-  const one = await runWorkers(1, ops);
-  const two = await runWorkers(2, ops);
+export async function scalingBench(ops: number, segments = 1): Promise<BenchLine> {
+  const one = await runWorkers(1, ops, segments);
+  const two = await runWorkers(2, ops, segments);
   return {
     name: 'vcpu.scaling', description: 'tdvmcall.kernel in independent TDs on 1 vs 2 worker threads (aggregate ops/s)',
-    ops: 2 * ops, seconds: round((2 * ops) / two, 4), opsPerSec: Math.round(two), minorGcs: 0, majorGcs: 0, heapBytesPerOp: 0,
+    ops: 2 * ops * segments, seconds: round((2 * ops * segments) / two, 4), opsPerSec: Math.round(two), minorGcs: 0, majorGcs: 0, heapBytesPerOp: 0,
     opsPerSecOneWorker: Math.round(one), speedup: round(two / one, 2), targetSpeedup: 1.7, meetsTarget: two / one >= 1.7,
   };
 }
