@@ -87,7 +87,7 @@ describe('the built seamkit CLI', () => {
 
   describe('bench', () => {
     it('prints one JSON object per benchmark with opsPerSec and minorGcs', () => {
-      const r = seamkit('bench', '--json', '--ops', '20000');
+      const r = seamkit('bench', '--json', '--ops', '20000', '--reps', '3');
       // exit code 1 only means a target was missed on this (tiny) run; the format is what is tested here
       expect([0, 1]).toContain(r.code);
       const objs = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
@@ -104,13 +104,24 @@ describe('the built seamkit CLI', () => {
         expect(o['opsPerSec']).toBeGreaterThan(0);
         expect(Number.isInteger(o['minorGcs'])).toBe(true);
       }
-      expect(objs[2]).toMatchObject({ floor: 'floor', targetOpsPerSec: 5_000_000 });
+      expect(objs[2]).toMatchObject({ floor: 'floor', targetOpsPerSec: 12_000_000 });
+      expect(objs[3]).toMatchObject({ floor: 'floor.userspace', targetOpsPerSec: 8_000_000 });
+      // Every TDVMCALL line reports its median of the three timed runs.
+      for (const o of objs.slice(0, 6)) {
+        const runs = [...(o['runs'] as number[])].sort((a, b) => a - b);
+        expect(runs).toHaveLength(3);
+        expect(o['opsPerSec']).toBe(runs[1]);
+      }
+      expect(objs[5]!['slowdownVsStep']).toBeCloseTo((objs[2]!['opsPerSec'] as number) / (objs[5]!['opsPerSec'] as number), 1);
     }, 60_000);
 
     it('rejects a bad --ops', () => {
       const r = seamkit('bench', '--ops', 'many');
       expect(r.code).toBe(2);
       expect(r.stderr).toContain('--ops must be a positive integer');
+      const reps = seamkit('bench', '--reps', '0');
+      expect(reps.code).toBe(2);
+      expect(reps.stderr).toContain('--reps must be a positive integer');
     });
   });
 

@@ -237,7 +237,7 @@ describe('the built seamkit CLI: help and implicit conversion', () => {
     [['quote', '--help'], ['--out FILE', '--report-data HEX', '--pki DIR', '--qgs SOCKET', '--json', '-h, --help']],
     [['qgs', '--help'], ['--socket PATH', '--pki DIR', '-h, --help']],
     [['abi', '--help'], ['--json', '-h, --help']],
-    [['bench', '--help'], ['--json', '--ops N', '-h, --help']],
+    [['bench', '--help'], ['--json', '--ops N', '--reps N', '-h, --help']],
   ])('`seamkit %j` lists every option', (args, options) => {
     const r = seamkit(...args);
     expect(r.code).toBe(0);

@@ -13,7 +13,7 @@ export interface LeafContext {
   readonly regs: RegisterFile;
   /** The vCPU's kvm_run. */
   readonly run: ExitBuffer;
-  /** Value of the TD's shared GPA bit (2^47 or 2^51). */
+  /** Value of the TD's shared GPA bit, 2^(gpaw - 1): 2^47 or 2^51. */
   readonly sharedBit: number;
   /** Guest physical address width (48 or 52). */
   readonly gpaw: number;

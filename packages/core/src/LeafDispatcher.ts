@@ -155,8 +155,8 @@ export class LeafDispatcher {
     u32[KVM_RUN_EXIT_REASON >>> 2] = c.reason;
     for (let o = KVM_RUN_EXIT_UNION; o < c.headerEnd; o += 4) u32[o >>> 2] = 0;
     if (c.keyOffset >= 0) {
-      u32[c.keyOffset >>> 2] = c.key >>> 0;
-      if (c.keySize === 8) u32[(c.keyOffset >>> 2) + 1] = Math.floor(c.key / 0x1_0000_0000);
+      u32[c.keyOffset >>> 2] = c.keyLo;
+      if (c.keySize === 8) u32[(c.keyOffset >>> 2) + 1] = c.keyHi;
     }
     this.#pending = c;
     return c.reason;

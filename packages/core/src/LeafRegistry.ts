@@ -17,6 +17,10 @@ export interface CompiledLeaf {
   readonly keySize: number;
   /** Key value. */
   readonly key: number;
+  /** Bits 31:0 of the key, as int32 (what the exit header gets, computed once). */
+  readonly keyLo: number;
+  /** Bits 63:32 of the key, as int32 (written when the key is 8 bytes). */
+  readonly keyHi: number;
 }
 
 const NAME_RE = /^[a-z0-9][a-z0-9._-]*$/i;
@@ -187,7 +191,7 @@ export class LeafRegistry {
     const exit = meta.exit;
     if (exit === undefined) {
       if (plugin.complete !== undefined || plugin.user !== undefined) throw invalid('complete/user halves need a declared exit (meta.exit)');
-      return { plugin, reason: -1, headerEnd: 0, keyOffset: -1, keySize: 0, key: 0 };
+      return { plugin, reason: -1, headerEnd: 0, keyOffset: -1, keySize: 0, key: 0, keyLo: 0, keyHi: 0 };
     }
     if (!Number.isInteger(exit.reason) || exit.reason <= 0 || exit.reason > 0xffff) throw invalid('exit.reason must be a positive KVM_EXIT_* number');
     if (plugin.complete !== undefined && typeof plugin.complete !== 'function') throw invalid('complete must be a function');
@@ -216,7 +220,8 @@ export class LeafRegistry {
       if (f.offset < headerEnd) throw coreError('SEAMKIT_ERR_EXIT_LAYOUT', [label, field, `overlaps the exit header (fields start at ${headerEnd})`]);
       if (f.offset + f.size > end) throw coreError('SEAMKIT_ERR_EXIT_LAYOUT', [label, field, `runs past the 256-byte exit union (ends at ${end})`]);
     }
-    return { plugin, reason: exit.reason, headerEnd, keyOffset, keySize, key: exit.key ?? 0 };
+    const key = exit.key ?? 0;
+    return { plugin, reason: exit.reason, headerEnd, keyOffset, keySize, key, keyLo: key | 0, keyHi: Math.floor(key / 0x1_0000_0000) | 0 };
   }
 }
 

@@ -100,6 +100,9 @@ export class Vcpu implements TdExitFaults {
   readonly args = new RegisterFile();
   /** TDVPR page (-1 before KVM_TDX_INIT_VCPU). */
   tdvpr = -1;
+  /** Bits 31:0 and 63:32 of {@link tdvpr} as int32 (the run loop's RCX for TDH.VP.ENTER). */
+  #tdvprLo = -1;
+  #tdvprHi = -1;
   /** The TDVPS pages (TDCX) KVM_TDX_INIT_VCPU gave the module (reclaimed at teardown). */
   readonly tdcxPages: number[] = [];
   /** The TDVPR TDH.VP.CREATE accepted, even if KVM_TDX_INIT_VCPU then failed (reclaimed at teardown). */
@@ -132,6 +135,8 @@ export class Vcpu implements TdExitFaults {
   /** Forgets the TDVPR once teardown reclaimed it. */
   tdvprReclaimed(): void {
     this.tdvpr = -1;
+    this.#tdvprLo = -1;
+    this.#tdvprHi = -1;
     this.#createdTdvpr = -1;
   }
 
@@ -200,6 +205,8 @@ export class Vcpu implements TdExitFaults {
       failed(this.tdcxPages.length < tdcx.length ? 'TDH.VP.ADDCX' : 'TDH.VP.INIT', s);
     }
     this.tdvpr = tdvpr;
+    this.#tdvprLo = tdvpr | 0;
+    this.#tdvprHi = Math.floor(tdvpr / 0x1_0000_0000) | 0;
     // tdx_vcpu_init: IA32_APIC_BASE in x2APIC mode; tdx_td_vcpu_init: mp_state RUNNABLE. The guest's
     // virtual APIC exists once TDH.VP.INIT has attached the vCPU.
     this.arch.lapic.enableX2apic();
@@ -533,8 +540,8 @@ export class Vcpu implements TdExitFaults {
     const host = this.vm.kvm.host;
     const args = this.args;
     const lp = this.lp;
-    const tdvprLo = this.tdvpr >>> 0;
-    const tdvprHi = Math.floor(this.tdvpr / 0x1_0000_0000);
+    const tdvprLo = this.#tdvprLo;
+    const tdvprHi = this.#tdvprHi;
     const run = this.kvmRun;
     const cpu = lp.index;
     const arch = this.arch;

@@ -16,6 +16,10 @@ import { QUOTE_SERVICE, type QuoteService } from './QuoteService.js';
 const RET = L['tdx.get_quote.ret'].offset;
 const GPA = L['tdx.get_quote.gpa'].offset;
 const SIZE = L['tdx.get_quote.size'].offset;
+/** The same fields as indexes into the exit buffer's u32 view. */
+const RET_U32 = RET >>> 2;
+const GPA_U32 = GPA >>> 2;
+const SIZE_U32 = SIZE >>> 2;
 
 /** Per-TD GetQuote state (QEMU keeps `num` in the TdxGuest). */
 interface TdQuotes {
@@ -94,23 +98,31 @@ export class GetQuoteLeaf implements LeafPlugin {
 
   /** Kernel half: shared-bit check, then the exit with `ret` preset. */
   kernel(ctx: LeafContext): number {
-    const r = ctx.regs;
-    const bitHi = ctx.sharedBit / 0x1_0000_0000;
-    const hi = r.hi(R12);
+    // Register halves and exit fields through the u32 views (slot i is u32[2i], u32[2i + 1]).
+    const g = ctx.regs.u32;
+    // The shared bit (2^(gpaw - 1)) in the high half of a GPA: an integer shift, no division.
+    const bitHi = 1 << (ctx.gpaw - 33);
+    const hi = g[R12 * 2 + 1]!;
     if ((hi & bitHi) === 0) {
-      r.setHalves(R10, TDVMCALL_STATUS_INVALID_OPERAND_LO, TDVMCALL_STATUS_ERROR_HI);
+      ctx.regs.setHalves(R10, TDVMCALL_STATUS_INVALID_OPERAND_LO, TDVMCALL_STATUS_ERROR_HI);
       return LEAF_RESUME;
     }
-    const run = ctx.run;
-    run.setU64Halves(RET, TDVMCALL_STATUS_SUBFUNC_UNSUPPORTED_LO, TDVMCALL_STATUS_ERROR_HI);
-    run.setU64Halves(GPA, r.lo(R12), hi & ~bitHi);
-    run.setU64Halves(SIZE, r.lo(R13), r.hi(R13));
+    const e = ctx.run.u32;
+    e[RET_U32] = TDVMCALL_STATUS_SUBFUNC_UNSUPPORTED_LO;
+    e[RET_U32 + 1] = TDVMCALL_STATUS_ERROR_HI;
+    e[GPA_U32] = g[R12 * 2]!;
+    e[GPA_U32 + 1] = hi & ~bitHi;
+    e[SIZE_U32] = g[R13 * 2]!;
+    e[SIZE_U32 + 1] = g[R13 * 2 + 1]!;
     return LEAF_EXIT;
   }
 
   /** Completion: R10 = ret. */
   complete(ctx: LeafContext): void {
-    ctx.regs.setHalves(R10, ctx.run.getU64Lo(RET), ctx.run.getU64Hi(RET));
+    const e = ctx.run.u32;
+    const g = ctx.regs.u32;
+    g[R10 * 2] = e[RET_U32]!;
+    g[R10 * 2 + 1] = e[RET_U32 + 1]!;
   }
 
   /** Userspace half: QEMU's checks, then queue the request. */

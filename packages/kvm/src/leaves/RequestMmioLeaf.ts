@@ -61,7 +61,7 @@ export class RequestMmioLeaf implements LeafPlugin {
     const write = r.lo(R13);
     const gLo = r.lo(R14);
     const gHi = r.hi(R14);
-    const sharedHi = ctx.sharedBit / 0x1_0000_0000;
+    const sharedHi = 1 << (ctx.gpaw - 33); // the shared bit, 2^(gpaw - 1), in the high half
     // Last byte: GPA + size - 1, carried into the high half (wrapping at 2^64 as u64 arithmetic does).
     const endLo = gLo + size - 1;
     const endHi = endLo > 0xffff_ffff ? (gHi + 1) >>> 0 : gHi;

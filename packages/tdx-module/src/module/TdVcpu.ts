@@ -61,9 +61,9 @@ export class TdVcpu {
   tdcallRestart = false;
   /** Set when TDH.PHYMEM.PAGE.RECLAIM frees the TDVPR: the handle no longer names this vCPU. */
   reclaimed = false;
-  /** Bits 31:0 of {@link tdvprPa} (TDH.VP.ENTER matches RCX by halves, without float math). */
+  /** Bits 31:0 of {@link tdvprPa} as int32 (TDH.VP.ENTER matches RCX by halves, integer compares only). */
   readonly tdvprLo: number;
-  /** Bits 63:32 of {@link tdvprPa}. */
+  /** Bits 63:32 of {@link tdvprPa} as int32. */
   readonly tdvprHi: number;
   /**
    * Extended exit qualification (RDX) of the EPT-violation TD exit a TDCALL is about to cause
@@ -77,8 +77,8 @@ export class TdVcpu {
    */
   constructor(tdvprPa: number, td: Td) {
     this.tdvprPa = tdvprPa;
-    this.tdvprLo = tdvprPa >>> 0;
-    this.tdvprHi = Math.floor(tdvprPa / 0x1_0000_0000);
+    this.tdvprLo = tdvprPa | 0;
+    this.tdvprHi = Math.floor(tdvprPa / 0x1_0000_0000) | 0;
     this.td = td;
   }
 

@@ -284,7 +284,7 @@ export class TdxModule implements SeamModule {
    */
   vcpuOfHalves(lo: number, hi: number): TdVcpu | undefined {
     const last = this.lastVcpu;
-    if (last !== undefined && last.tdvprLo === lo && last.tdvprHi === hi && last.reclaimed === false) return last;
+    if (last !== undefined && last.tdvprLo === (lo | 0) && last.tdvprHi === (hi | 0) && last.reclaimed === false) return last;
     const v = this.vcpus.get(hi * 0x1_0000_0000 + lo);
     if (v !== undefined) this.lastVcpu = v;
     return v;
