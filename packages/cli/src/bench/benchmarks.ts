@@ -6,7 +6,7 @@ import { R12, R13, TDVMCALL_GET_QUOTE, TDVMCALL_GET_TD_VM_CALL_INFO } from '@sea
 import { ghci, prepareTdvmcall } from '@seamkit/tdx-module';
 import { kernelFloor, userspaceFloor } from './floors.js';
 import { kernelGuest, WARM_DONE_PORT } from './kernelGuest.js';
-import { measure, stopGcObserver, type BenchResult } from './measure.js';
+import { measure, stopGcObserver, WARMUP_RUNS, type BenchResult } from './measure.js';
 import { mapGpaBench, scalingBench, tdBuildBench } from './systemBenchmarks.js';
 
 /** A benchmark result with its floor comparison and target. */
@@ -118,7 +118,7 @@ async function kernelPath(
   vmm: Vmm, name: string, description: string, ops: number, reps: number,
   guest: (warm: number, n: number, segments: number) => GuestProgram, hooks?: LeafHooks,
 ): Promise<BenchResult> {
-  const td = vmm.createTd({ guest: guest(Math.min(ops, 200_000), ops, reps), ...(hooks ? { hooks } : {}) });
+  const td = vmm.createTd({ guest: guest(Math.min(ops, 200_000), ops, WARMUP_RUNS + reps), ...(hooks ? { hooks } : {}) });
   const v = td.vcpus[0]!;
   if (v.run() !== KVM_EXIT_IO) throw new Error(`${name}: the warm-up did not end with KVM_EXIT_IO`);
   return measure(name, description, ops, () => {
@@ -156,11 +156,9 @@ export async function runBenchmarks(options: BenchOptions = {}): Promise<BenchLi
   const start = (n: string): void => options.onStart?.(n);
 
   start('floor');
-  kernelFloor(200_000)();
   const floor = await measure('floor', 'hand-written kernel-leaf round trip: same register traffic, no framework', ops, kernelFloor(ops), reps);
   emit(floor);
   start('floor.userspace');
-  userspaceFloor(200_000)();
   const floorUser = await measure('floor.userspace', 'hand-written userspace round trip: register traffic, exit struct, reply, completion', ops, userspaceFloor(ops), reps);
   emit(floorUser);
 

@@ -37,14 +37,19 @@ export function stopGcObserver(): void {
   observer = undefined;
 }
 
+/** Untimed runs of the same loop before the timed ones (JIT tiering settles in these). */
+export const WARMUP_RUNS = 2;
+
 /**
- * Runs `loop` (which performs `ops` operations) `reps` times and measures it: wall time of each
- * run (the reported ops/s and seconds are the median run's, so one run disturbed by the machine
- * does not decide the result), GCs observed while any run was timed (PerformanceObserver 'gc'
- * entries whose start falls in a timed window) and heap growth per operation over all runs.
+ * Runs `loop` (which performs `ops` operations) {@link WARMUP_RUNS} times untimed, then `reps`
+ * times timed, and measures: wall time of each timed run (the reported ops/s and seconds are the
+ * median run's, so one run disturbed by the machine does not decide the result), GCs observed
+ * while any run was timed (PerformanceObserver 'gc' entries whose start falls in a timed window)
+ * and heap growth per operation over the timed runs.
  */
 export async function measure(name: string, description: string, ops: number, loop: () => void, reps = 1): Promise<BenchResult> {
   ensureObserver();
+  for (let i = 0; i < WARMUP_RUNS; i++) loop();
   await new Promise((r) => setTimeout(r, 50));
   gcEntries.length = 0;
   const windows: [number, number][] = [];
