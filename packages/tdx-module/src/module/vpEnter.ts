@@ -7,9 +7,10 @@ import {
 } from '@seamkit/seam-cpu/abi';
 import { LEAF_VERSION_SHIFT, TDG_VM_RD, TDG_VP_VMCALL } from '../abi/leaves.js';
 import {
-  LAST_EXIT_ASYNC_FAULT, LAST_EXIT_TDVMCALL, OP_STATE_RUNNABLE, VCPU_ACTIVE, VCPU_READY,
+  LAST_EXIT_ASYNC_FAULT, LAST_EXIT_TDVMCALL, OP_STATE_RUNNABLE, TD_KEYS_CONFIGURED, VCPU_ACTIVE, VCPU_READY,
 } from '../abi/states.js';
 import * as S from '../abi/status.js';
+import { TDCS_PAGES } from '../abi/structures.js';
 import { pendingExtExitQual } from './septExits.js';
 import { fail } from './status.js';
 import type { TdVcpu } from './TdVcpu.js';
@@ -37,22 +38,62 @@ const OPERAND_ID_RCX = 1;
 export function tdhVpEnter(m: TdxModule, lp: LogicalProcessor): void {
   const r = lp.regs;
   const vcpu = m.vcpuOfHalves(r.u32[RCX * 2]!, r.u32[RCX * 2 + 1]!);
-  if (vcpu === undefined) return fail(r, S.TDX_PAGE_METADATA_INCORRECT, S.TDX_OPERAND_ID_RCX);
+  // One combined test for the common case; `admit` redoes the checks in the module's order.
+  if (vcpu === undefined || vcpu.state !== VCPU_READY || vcpu.lp !== lp.index || !tdRunnable(vcpu.td)) {
+    if (!admit(m, lp, vcpu)) return;
+  }
+  const g = vcpu!.regs;
+  if (vcpu!.lastExit === LAST_EXIT_TDVMCALL) resumeAfterTdvmcall(vcpu!, r, g);
+  vcpu!.state = VCPU_ACTIVE;
+  runGuest(m, lp, vcpu!, r, g);
+  vcpu!.state = VCPU_READY;
+}
+
+/** The TD is in a state TDH.VP.ENTER accepts: keys configured, not fatal, TDCS allocated, RUNNABLE. */
+function tdRunnable(td: TdVcpu['td']): boolean {
+  return td.lifecycle === TD_KEYS_CONFIGURED && td.fatal === false && td.opState === OP_STATE_RUNNABLE && td.tdcsPages.length >= TDCS_PAGES;
+}
+
+/**
+ * TDH.VP.ENTER's checks in the module's order, for an entry the fast test did not pass: writes
+ * the failing status and returns false, or associates the vCPU with this LP (its first entry)
+ * and returns true.
+ */
+function admit(m: TdxModule, lp: LogicalProcessor, vcpu: TdVcpu | undefined): boolean {
+  const r = lp.regs;
+  if (vcpu === undefined) {
+    fail(r, S.TDX_PAGE_METADATA_INCORRECT, S.TDX_OPERAND_ID_RCX);
+    return false;
+  }
   const td = vcpu.td;
   const bad = m.checkTdcs(td);
-  if (bad !== undefined) return fail(r, bad);
-  if (td.opState !== OP_STATE_RUNNABLE) return fail(r, S.TDX_OP_STATE_INCORRECT, S.TDX_OPERAND_ID_OP_STATE);
-  if (vcpu.state !== VCPU_READY) return fail(r, S.TDX_VCPU_STATE_INCORRECT);
+  if (bad !== undefined) {
+    fail(r, bad);
+    return false;
+  }
+  if (td.opState !== OP_STATE_RUNNABLE) {
+    fail(r, S.TDX_OP_STATE_INCORRECT, S.TDX_OPERAND_ID_OP_STATE);
+    return false;
+  }
+  if (vcpu.state !== VCPU_READY) {
+    fail(r, S.TDX_VCPU_STATE_INCORRECT);
+    return false;
+  }
   if (vcpu.lp !== lp.index) {
-    if (vcpu.lp >= 0) return fail(r, S.TDX_VCPU_ASSOCIATED);
+    if (vcpu.lp >= 0) {
+      fail(r, S.TDX_VCPU_ASSOCIATED);
+      return false;
+    }
     vcpu.lp = lp.index;
     td.numAssocVcpus++;
   }
-  const g = vcpu.regs;
-  if (vcpu.lastExit === LAST_EXIT_TDVMCALL) resumeAfterTdvmcall(vcpu, r, g);
-  vcpu.state = VCPU_ACTIVE;
+  return true;
+}
+
+/** Runs the guest until a TD exit: TDCALLs the module answers go on, VP.VMCALL or a fault exits. */
+function runGuest(m: TdxModule, lp: LogicalProcessor, vcpu: TdVcpu, r: RegisterFile, g: RegisterFile): void {
   const guest = vcpu.guest!;
-  if (vcpu.code === undefined && td.program !== undefined) vcpu.code = instantiate(td.program, guest, lp);
+  if (vcpu.code === undefined && vcpu.td.program !== undefined) vcpu.code = instantiate(vcpu.td.program, guest, lp);
   const code = vcpu.code;
   for (;;) {
     let reason: number;
@@ -66,29 +107,34 @@ export function tdhVpEnter(m: TdxModule, lp: LogicalProcessor): void {
     if (reason !== EXIT_REASON_TDCALL) {
       asyncExit(lp, r, reason, vcpu);
       vcpu.lastExit = LAST_EXIT_ASYNC_FAULT;
-      break;
+      return;
     }
     const gu = g.u32;
     // RAX: bits 15:0 leaf, 23:16 version, 63:24 reserved.
-    const leaf = gu[0]! & 0xffff;
-    if ((gu[0]! >>> 24) !== 0 || gu[1] !== 0) {
+    const rax = gu[0]!;
+    if ((rax >>> 24) !== 0 || gu[1] !== 0) {
       g.setHalves(RAX, 0, OPERAND_INVALID_HI);
-    } else if (gu[0] === TDG_VP_VMCALL) {
+    } else if (rax === TDG_VP_VMCALL) {
       // Leaf 0, version 0: TDG.VP.VMCALL has no other versions (those go to tdcallInModule and fail).
-      if (tdvmcallExit(vcpu, r, g)) break;
-    } else {
-      const exit = tdcallInModule(m, vcpu, leaf, (gu[0]! >>> LEAF_VERSION_SHIFT) & 0xff);
-      if (exit !== 0) {
-        // The TDCALL became a TD exit (EPT violation on an operand): no RIP advance, redo it later.
-        asyncExit(lp, r, exit, vcpu);
-        vcpu.lastExit = LAST_EXIT_ASYNC_FAULT;
-        vcpu.tdcallRestart = true;
-        break;
-      }
+      if (tdvmcallExit(vcpu, r, g)) return;
+    } else if (tdcallExit(m, lp, vcpu, r, rax)) {
+      return;
     }
     advanceRip(g);
   }
-  vcpu.state = VCPU_READY;
+}
+
+/**
+ * A TDCALL leaf other than VP.VMCALL, answered in the module; returns true when it became an
+ * asynchronous TD exit instead (an EPT violation on an operand: no RIP advance, redone later).
+ */
+function tdcallExit(m: TdxModule, lp: LogicalProcessor, vcpu: TdVcpu, r: RegisterFile, rax: number): boolean {
+  const exit = tdcallInModule(m, vcpu, rax & 0xffff, (rax >>> LEAF_VERSION_SHIFT) & 0xff);
+  if (exit === 0) return false;
+  asyncExit(lp, r, exit, vcpu);
+  vcpu.lastExit = LAST_EXIT_ASYNC_FAULT;
+  vcpu.tdcallRestart = true;
+  return true;
 }
 
 /**
