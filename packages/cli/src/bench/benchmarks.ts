@@ -156,10 +156,10 @@ export async function runBenchmarks(options: BenchOptions = {}): Promise<BenchLi
   const start = (n: string): void => options.onStart?.(n);
 
   start('floor');
-  const floor = await measure('floor', 'hand-written kernel-leaf round trip: same register traffic, no framework', ops, kernelFloor(ops), reps);
+  const floor = await measure('floor', 'hand-written model of the kernel round trip (guest step, TDH.VP.ENTER, KVM_RUN loop, leaf): same register traffic, no framework', ops, kernelFloor(ops), reps);
   emit(floor);
   start('floor.userspace');
-  const floorUser = await measure('floor.userspace', 'hand-written userspace round trip: register traffic, exit struct, reply, completion', ops, userspaceFloor(ops), reps);
+  const floorUser = await measure('floor.userspace', 'hand-written model of the userspace round trip, returning from KVM_RUN per exit: register traffic, exit struct, reply, completion', ops, userspaceFloor(ops), reps);
   emit(floorUser);
 
   const withFloor = (r: BenchResult, f: BenchResult): BenchLine => {
