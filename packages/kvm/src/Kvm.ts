@@ -1,15 +1,16 @@
 import { LeafRegistry, type EventSink } from '@seamkit/core';
-import { SeamCpu, type SeamCpuOptions } from '@seamkit/seam-cpu';
+import { NATIVE_CPUID, SeamCpu, type SeamCpuOptions } from '@seamkit/seam-cpu';
 import { TDX_SUCCESS, TDX_TDMR_ALREADY_INITIALIZED, TdxHost, TdxModule, type TdxModuleOptions } from '@seamkit/tdx-module';
 import { kvmError } from './errors.js';
+import type { KvmCpuidEntry2 } from './devices/Cpuid.js';
 import { readTdxCpuidConf, type TdxCpuidConf } from './tdxCpuid.js';
 import { LINUX_EXIT_SHAPES } from './exitShapes.js';
-import { EINVAL, EIO } from './uapi/errno.js';
+import { E2BIG, EINVAL, EIO } from './uapi/errno.js';
 import { KVM_CAP_EXIT_HYPERCALL, KVM_EXIT_HYPERCALL_VALID_MASK, KVM_X86_TDX_VM } from './uapi/tdx.js';
 import {
   KVM_CAP_EXT_CPUID, KVM_CAP_HLT, KVM_CAP_IMMEDIATE_EXIT, KVM_CAP_IOEVENTFD, KVM_CAP_MCE, KVM_CAP_MP_STATE, KVM_CAP_SIGNAL_MSI,
-  KVM_CAP_SPLIT_IRQCHIP, KVM_CAP_X2APIC_API, KVM_CAP_X86_MSR_FILTER, KVM_CAP_X86_USER_SPACE_MSR, KVM_MAX_MCE_BANKS,
-  KVM_X2APIC_API_VALID_FLAGS,
+  KVM_CAP_SPLIT_IRQCHIP, KVM_CAP_X2APIC_API, KVM_CAP_X86_MSR_FILTER, KVM_CAP_X86_USER_SPACE_MSR, KVM_CPUID_FLAG_SIGNIFCANT_INDEX,
+  KVM_MAX_CPUID_ENTRIES, KVM_MAX_MCE_BANKS, KVM_X2APIC_API_VALID_FLAGS,
 } from './uapi/x86.js';
 import type { Vcpu } from './Vcpu.js';
 import { Vm, type TdxInitVm } from './Vm.js';
@@ -151,6 +152,30 @@ export class Kvm {
       case KVM_CAP_VM_TYPES: return 1 << KVM_X86_TDX_VM;
       default: return 0;
     }
+  }
+
+  /**
+   * KVM_GET_SUPPORTED_CPUID (a /dev/kvm ioctl): the CPUID leaves KVM can give a guest, one
+   * `kvm_cpuid_entry2` per leaf and subleaf, with KVM_CPUID_FLAG_SIGNIFCANT_INDEX on the leaves
+   * whose output depends on ECX (7 and 0xD here). The values are the host CPU's (the simulated
+   * CPU's CPUID instruction, `NATIVE_CPUID`): this kernel supports every feature its host has, so
+   * KVM's own capability masks (`kvm_cpu_caps`) and its paravirtual leaves (0x40000000..) are not
+   * modelled. A VMM filters this through KVM_TDX_CAPABILITIES for KVM_TDX_INIT_VM
+   * (`filterTdxCpuid`) and gives it to its vCPUs with KVM_SET_CPUID2, as QEMU and the selftests do.
+   * @param nent - entries the caller's buffer holds (`kvm_cpuid2.nent`)
+   * @throws SEAMKIT_ERR_KVM_ARG (E2BIG) when `nent` is smaller than the number of entries
+   */
+  getSupportedCpuid(nent = KVM_MAX_CPUID_ENTRIES): KvmCpuidEntry2[] {
+    const entries = NATIVE_CPUID.map((e): KvmCpuidEntry2 => ({
+      function: e.leaf,
+      index: e.subleaf ?? 0,
+      flags: e.subleaf === undefined ? 0 : KVM_CPUID_FLAG_SIGNIFCANT_INDEX,
+      eax: e.regs[0], ebx: e.regs[1], ecx: e.regs[2], edx: e.regs[3],
+    }));
+    if (!Number.isInteger(nent) || nent < entries.length) {
+      throw kvmError('SEAMKIT_ERR_KVM_ARG', ['KVM_GET_SUPPORTED_CPUID', `nent ${nent} < ${entries.length} entries`], E2BIG);
+    }
+    return entries;
   }
 
   /**

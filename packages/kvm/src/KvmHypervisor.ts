@@ -2,7 +2,9 @@ import { inject, injectable } from 'inversify';
 import type { EventSink, Hypervisor, HypervisorTd, LeafRegistry, TdConfig } from '@seamkit/core';
 import { SeamkitError } from '@seamkit/seam-cpu';
 import { PAGE_SIZE } from '@seamkit/seam-cpu/abi';
+import type { KvmCpuidEntry2 } from './devices/Cpuid.js';
 import { Kvm, type KvmOptions } from './Kvm.js';
+import { filterTdxCpuid, tdxSetGuestPhysAddrBits } from './tdxCpuid.js';
 import { KVM_EXIT_MEMORY_FAULT } from './uapi/exits.js';
 import {
   KVM_CAP_EXIT_HYPERCALL, KVM_EXIT_HYPERCALL_VALID_MASK, KVM_MEM_GUEST_MEMFD, KVM_MEMORY_ATTRIBUTE_PRIVATE, KVM_TDX_MEASURE_MEMORY_REGION,
@@ -40,14 +42,20 @@ export class KvmHypervisor implements Hypervisor {
     vm.setUserMemoryRegion2({ slot: 0, flags: KVM_MEM_GUEST_MEMFD, guestPhysAddr: 0, memorySize: bytes });
     // QEMU makes guest_memfd-backed RAM private when it registers the memslot.
     vm.setMemoryAttributes({ address: 0, size: bytes, attributes: KVM_MEMORY_ATTRIBUTE_PRIVATE, flags: 0 });
+    // QEMU's CPUID flow with `-cpu host`: the supported CPUID, filtered through the configurable
+    // leaves and bits of KVM_TDX_CAPABILITIES for KVM_TDX_INIT_VM (GPAW in 0x80000008), and the
+    // whole supported table for each vCPU with KVM_SET_CPUID2 (what TDVMCALL<CPUID> answers from).
+    const supported = this.kvm.getSupportedCpuid();
+    const gpaw = config.gpaw ?? 48;
     vm.tdxInitVm({
       ...(config.attributes !== undefined ? { attributes: config.attributes } : {}),
       ...(config.mrConfigId !== undefined ? { mrConfigId: config.mrConfigId } : {}),
-      gpaw: config.gpaw ?? 48,
+      cpuid: filterTdxCpuid(supported, vm.tdxCapabilities().cpuid.entries, gpaw),
     });
     vm.setGuestProgram(config.guest);
     const vcpus = Array.from({ length: config.vcpus ?? 1 }, (_, i) => {
       const v = vm.createVcpu(i);
+      v.setCpuid2(vcpuCpuid(supported, i, gpaw));
       v.tdxInitVcpu(0n);
       return v;
     });
@@ -79,4 +87,16 @@ function runVcpu(v: Vcpu): number {
     if (SeamkitError.is(err) && err.code === 'SEAMKIT_ERR_KVM_MEMORY_FAULT' && v.kvmRun.exitReason === KVM_EXIT_MEMORY_FAULT) return KVM_EXIT_MEMORY_FAULT;
     throw err;
   }
+}
+
+/**
+ * A vCPU's KVM_SET_CPUID2 table as QEMU builds it from the supported CPUID: its initial APIC ID
+ * (the vCPU index) in CPUID.1:EBX[31:24], and GuestPhysBits = the TD's GPAW in 0x80000008.
+ */
+function vcpuCpuid(supported: readonly KvmCpuidEntry2[], index: number, gpaw: 48 | 52): KvmCpuidEntry2[] {
+  return supported.map((e) => {
+    if (e.function === 1) return { ...e, ebx: ((e.ebx & 0x00ff_ffff) | ((index & 0xff) << 24)) >>> 0 };
+    if (e.function === 0x8000_0008) return { ...e, eax: tdxSetGuestPhysAddrBits(e.eax, gpaw) };
+    return { ...e };
+  });
 }

@@ -1,8 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { RDX, SeamkitError } from '@seamkit/seam-cpu';
+import { createVmm } from '@seamkit/core';
+import { CPUID_SUBLEAF_NA, cpuidLookupIndex } from '@seamkit/tdx-module';
+import { NATIVE_CPUID, nativeCpuid, RDX, SeamkitError } from '@seamkit/seam-cpu';
 import type { KvmCpuidEntry2 } from './devices/Cpuid.js';
 import type { KvmTdxCmdError } from './errors.js';
 import { Kvm } from './Kvm.js';
+import { kvmModule } from './kvmModule.js';
+import { filterTdxCpuid } from './tdxCpuid.js';
 import { KVM_X86_TDX_VM } from './uapi/tdx.js';
 import { TdState, type Vm } from './Vm.js';
 
@@ -223,5 +227,83 @@ describe('KVM_TDX_GET_CPUID (Vcpu.tdxGetCpuid)', () => {
     const w = other.createVcpu(0);
     other.tdxTerminateVm();
     expect(ioctlError(() => w.tdxGetCpuid()).errno).toBe(EIO);
+  });
+});
+
+describe('KVM_GET_SUPPORTED_CPUID (Kvm.getSupportedCpuid)', () => {
+  it('should report the host CPU\'s leaves, with KVM_CPUID_FLAG_SIGNIFCANT_INDEX on the ones that have subleaves', () => {
+    const got = new Kvm().getSupportedCpuid();
+    expect(got.map((e) => [e.function, e.index, e.flags])).toEqual(
+      NATIVE_CPUID.map((n) => [n.leaf, n.subleaf ?? 0, n.subleaf === undefined ? 0 : SIG]),
+    );
+    // CPUID.1 as the simulated CPU's CPUID instruction gives it: family 6, model 0x8F, stepping 8.
+    expect(got.find((e) => e.function === 1)!.eax).toBe(0x806f8);
+    expect(got.find((e) => e.function === 7 && e.index === 0)).toEqual(entry(7, 0, ...nativeCpuid(7, 0), SIG));
+  });
+
+  it('should fail with E2BIG when the buffer is too small, and accept exactly enough', () => {
+    const kvm = new Kvm();
+    const e = ioctlError(() => kvm.getSupportedCpuid(NATIVE_CPUID.length - 1));
+    expect([e.code, e.errno]).toEqual(['SEAMKIT_ERR_KVM_ARG', E2BIG]);
+    expect(kvm.getSupportedCpuid(NATIVE_CPUID.length)).toHaveLength(NATIVE_CPUID.length);
+  });
+});
+
+describe('filterTdxCpuid (QEMU\'s tdx_filter_cpuid)', () => {
+  it('should keep only the configurable leaves, AND them with the configurable bits and put the GPAW in 0x80000008', () => {
+    const caps = new Kvm().createVm(KVM_X86_TDX_VM).tdxCapabilities().cpuid.entries;
+    const wanted = [
+      entry(0, 0, 0x20, 1, 2, 3),
+      entry(1, 0, 0xffff_ffff, 0xffff_ffff, 0xffff_ffff, 0xffff_ffff),
+      entry(7, 1, 0xffff_ffff, 0, 0, 0xffff_ffff, SIG),
+      entry(0x8000_0008, 0, 0x392e, 0x200),
+    ];
+    const conf = (fn: number, index: number): KvmCpuidEntry2 => caps.find((c) => c.function === fn && c.index === index)!;
+    expect(filterTdxCpuid(wanted, caps, 52)).toEqual([
+      { ...conf(1, 0), flags: 0 },
+      { ...conf(7, 1), flags: SIG },
+      // EAX[7:0] (PA width) is configurable, EAX[15:8] (linear) is not; EAX[23:16] = the GPAW.
+      entry(0x8000_0008, 0, (52 << 16) | 0x2e, 0x200),
+    ]);
+  });
+
+  it('should turn the supported CPUID into a configuration TDH.MNG.INIT accepts, with every native feature the TD may have', () => {
+    const kvm = new Kvm();
+    const vm = kvm.createVm(KVM_X86_TDX_VM);
+    vm.tdxInitVm({ cpuid: filterTdxCpuid(kvm.getSupportedCpuid(), vm.tdxCapabilities().cpuid.entries, 48) });
+    const got = vm.createVcpu(0).tdxGetCpuid();
+    const bare = kvm.createVm(KVM_X86_TDX_VM);
+    bare.tdxInitVm();
+    const without = bare.createVcpu(0).tdxGetCpuid();
+    const bit = (t: KvmCpuidEntry2[], fn: number, index: number, reg: 'eax' | 'ebx', b: number): number => (t.find((e) => e.function === fn && e.index === index)![reg] >>> b) & 1;
+    // BMI1 (7.0:EBX[3]) and AVX-VNNI (7.1:EAX[4], AVX state is in the default XFAM) are native and
+    // allowed: the TD has them; a TD without CPUID configuration has neither.
+    expect([bit(got, 7, 0, 'ebx', 3), bit(got, 7, 1, 'eax', 4)]).toEqual([1, 1]);
+    expect([bit(without, 7, 0, 'ebx', 3), bit(without, 7, 1, 'eax', 4)]).toEqual([0, 0]);
+    expect(got.find((e) => e.function === 1)!.eax).toBe(0x806f8);
+    expect(vm.gpaw).toBe(48);
+  });
+});
+
+describe('the reference VMM\'s TDs (KvmHypervisor.createTd)', () => {
+  it('should configure the TD\'s CPUID as QEMU does: the supported CPUID filtered by the capabilities, GPAW from the config', () => {
+    for (const gpaw of [48, 52] as const) {
+      const vmm = createVmm({ modules: [kvmModule()] });
+      const vm = vmm.createTd({ guest: () => ({ step: () => 2 }), memoryBytes: 1 << 20, gpaw }).memory as Vm;
+      const td = vm.kvm.module.tds.get(vm.tdr)!;
+      // The module's virtual CPUID of the TD, leaf by leaf in its table's order.
+      const leaf = (fn: number, sub: number): number[] => {
+        const i = cpuidLookupIndex(fn, sub);
+        return Array.from(td.cpuidValues!.subarray(i * 4, i * 4 + 4));
+      };
+      const bare = new Kvm().createVm(KVM_X86_TDX_VM);
+      bare.tdxInitVm({ cpuid: filterTdxCpuid(bare.kvm.getSupportedCpuid(), bare.tdxCapabilities().cpuid.entries, gpaw) });
+      const expected = bare.createVcpu(0).tdxGetCpuid();
+      for (const [fn, sub] of [[1, CPUID_SUBLEAF_NA], [7, 0], [7, 1]] as const) {
+        const e = expected.find((x) => x.function === fn && x.index === (sub === CPUID_SUBLEAF_NA ? 0 : sub))!;
+        expect(leaf(fn, sub), `leaf ${fn}/${sub}`).toEqual([e.eax, e.ebx, e.ecx, e.edx]);
+      }
+      expect(vm.gpaw).toBe(gpaw);
+    }
   });
 });

@@ -92,6 +92,30 @@ export function tdInitCpuidEntry2(conf: TdxCpuidConf, i: number): KvmCpuidEntry2
   };
 }
 
+/**
+ * What a VMM passes to KVM_TDX_INIT_VM (QEMU's and the TDX selftests' `tdx_filter_cpuid`): of the
+ * CPUID it wants for the TD (typically KVM_GET_SUPPORTED_CPUID), only the leaves
+ * KVM_TDX_CAPABILITIES lists as configurable, each ANDed with the configurable bits; then
+ * CPUID.0x80000008:EAX[23:16] (GuestPhysBits) = `gpaw`, from which KVM takes the TD's GPAW.
+ * @param wanted - the CPUID the VMM wants for the TD
+ * @param configurable - KVM_TDX_CAPABILITIES' `cpuid.entries`
+ * @param gpaw - 48, or 52 for 5-level EPT
+ */
+export function filterTdxCpuid(wanted: readonly KvmCpuidEntry2[], configurable: readonly KvmCpuidEntry2[], gpaw: 48 | 52): KvmCpuidEntry2[] {
+  const out: KvmCpuidEntry2[] = [];
+  for (const e of wanted) {
+    const conf = configurable.find((c) => c.function === e.function && c.index === e.index);
+    if (conf === undefined) continue;
+    const eax = (e.eax & conf.eax) >>> 0;
+    out.push({
+      function: e.function, index: e.index, flags: e.flags,
+      eax: e.function === 0x8000_0008 ? tdxSetGuestPhysAddrBits(eax, gpaw) : eax,
+      ebx: (e.ebx & conf.ebx) >>> 0, ecx: (e.ecx & conf.ecx) >>> 0, edx: (e.edx & conf.edx) >>> 0,
+    });
+  }
+  return out;
+}
+
 /** kvm_find_cpuid_entry2(entries, nent, function, index), over a temporary table. */
 export function findCpuidEntry2(entries: readonly KvmCpuidEntry2[], fn: number, index: number): KvmCpuidEntry2 | undefined {
   const t = new KvmCpuid();

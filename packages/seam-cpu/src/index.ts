@@ -16,6 +16,8 @@ export { fromGenerator } from './fromGenerator.js';
 export { GuestCpu, VirtualApic } from './GuestCpu.js';
 export { GuestMemory } from './GuestMemory.js';
 export { LogicalProcessor } from './LogicalProcessor.js';
+export { NATIVE_CPUID, nativeCpuid } from './nativeCpuid.js';
+export type { CpuidRegs, NativeCpuidLeaf } from './nativeCpuid.js';
 export { PhysicalMemory } from './PhysicalMemory.js';
 export { RegisterFile } from './RegisterFile.js';
 export { SeamCpu } from './SeamCpu.js';

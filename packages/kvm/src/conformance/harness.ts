@@ -36,6 +36,7 @@ import type { Kvm } from '../Kvm.js';
 import type { KvmHypervisor } from '../KvmHypervisor.js';
 import { kvmModule } from '../kvmModule.js';
 import { KVM_PIO_DATA_OFFSET } from '../leaves/IoLeaf.js';
+import { filterTdxCpuid } from '../tdxCpuid.js';
 import { EFAULT, EINTR } from '../uapi/errno.js';
 import {
   KVM_EXIT_HYPERCALL, KVM_EXIT_IO, KVM_EXIT_MEMORY_FAULT, KVM_EXIT_MMIO, KVM_EXIT_NAMES, KVM_EXIT_SYSTEM_EVENT, KVM_SYSTEM_EVENT_TDX_FATAL,
@@ -84,25 +85,12 @@ export const DEFAULT_TD_MEMORY = 8 << 20;
 // ---------------------------------------------------------------------------------------------
 
 /**
- * Stand-in for `kvm_get_supported_cpuid()` filtered for TDX (`tdx_filter_cpuid`): the simulator
- * has neither KVM_GET_SUPPORTED_CPUID nor KVM_TDX_GET_CPUID, so the harness gives every vCPU this
- * table with KVM_SET_CPUID2, with its own APIC ID in CPUID.1:EBX[31:24] (what KVM_TDX_GET_CPUID
- * would report). Values are a Sapphire Rapids-like TD: leaf 1 EAX = family 6 model 0x8F stepping 8
- * (the module's INITIAL_CPUID_1_EAX), EBX = CLFLUSH line size 8 (64 bytes) and 8 addressable
- * logical processor IDs, ECX = SSE3, PCLMULQDQ, SSSE3, FMA, CX16, PCID, SSE4.1/4.2, x2APIC,
- * MOVBE, POPCNT, TSC-deadline, AES, XSAVE, AVX, F16C, RDRAND, hypervisor; 0x80000008 EAX = 52
- * physical / 48 linear address bits and GuestPhysBits (23:16) = 48, the TD's GPAW.
+ * The CPUID a vCPU gets from KVM_SET_CPUID2, as `tdx_td_vcpu_init` builds it: the TD's CPUID read
+ * back with KVM_TDX_GET_CPUID (what the TDX module gives the TD, GPAW in 0x80000008
+ * EAX[23:16]), with the vCPU's initial APIC ID in CPUID.1:EBX[31:24].
  */
-export const TDX_SUPPORTED_CPUID: readonly KvmCpuidEntry2[] = Object.freeze([
-  { function: 0, index: 0, flags: 0, eax: 0x1f, ebx: 0x756e_6547, ecx: 0x6c65_746e, edx: 0x4965_6e69 },
-  { function: 1, index: 0, flags: 0, eax: 0x0008_06f8, ebx: 0x0008_0800, ecx: 0xf7fa_3203, edx: 0x178b_fbff },
-  { function: 0x8000_0000, index: 0, flags: 0, eax: 0x8000_0008, ebx: 0, ecx: 0, edx: 0 },
-  { function: 0x8000_0008, index: 0, flags: 0, eax: 0x0030_3034, ebx: 0, ecx: 0, edx: 0 },
-]);
-
-/** The table {@link TDX_SUPPORTED_CPUID} with `apicId` in CPUID.1:EBX[31:24]. */
-export function tdxVcpuCpuid(apicId: number): KvmCpuidEntry2[] {
-  return TDX_SUPPORTED_CPUID.map((e) => (e.function === 1 ? { ...e, ebx: ((e.ebx & 0x00ff_ffff) | ((apicId & 0xff) << 24)) >>> 0 } : { ...e }));
+export function tdxVcpuCpuid(vcpu: Vcpu, apicId: number): KvmCpuidEntry2[] {
+  return vcpu.tdxGetCpuid().map((e) => (e.function === 1 ? { ...e, ebx: ((e.ebx & 0x00ff_ffff) | ((apicId & 0xff) << 24)) >>> 0 } : e));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -171,13 +159,15 @@ export function tdCreate(): TdxTestVm {
 
 /**
  * `td_initialize(vm, VM_MEM_SRC_ANONYMOUS, attributes)`: slot 0 over [0, memoryBytes) backed by
- * guest_memfd and made PRIVATE (KVM_SET_MEMORY_ATTRIBUTES), then KVM_TDX_INIT_VM with
- * `attributes` (the selftests pass 0; only the TDG.VP.INFO test passes SEPT_VE_DISABLE).
+ * guest_memfd and made PRIVATE (KVM_SET_MEMORY_ATTRIBUTES), then `tdx_init_vm`: KVM_TDX_INIT_VM
+ * with `attributes` (the selftests pass 0; only the TDG.VP.INFO test passes SEPT_VE_DISABLE) and
+ * `kvm_get_supported_cpuid()` filtered by `tdx_filter_cpuid` (KVM_TDX_CAPABILITIES), GPAW 48.
  */
 export function tdInitialize(t: TdxTestVm, attributes = 0n, memoryBytes = DEFAULT_TD_MEMORY): void {
   t.vm.setUserMemoryRegion2({ slot: 0, flags: KVM_MEM_GUEST_MEMFD, guestPhysAddr: 0, memorySize: memoryBytes });
   t.vm.setMemoryAttributes({ address: 0, size: memoryBytes, attributes: KVM_MEMORY_ATTRIBUTE_PRIVATE, flags: 0 });
-  t.vm.tdxInitVm({ attributes });
+  const cpuid = filterTdxCpuid(t.vm.kvm.getSupportedCpuid(), t.vm.tdxCapabilities().cpuid.entries, 48);
+  t.vm.tdxInitVm({ attributes, cpuid });
 }
 
 /**
@@ -189,7 +179,7 @@ export function tdInitialize(t: TdxTestVm, attributes = 0n, memoryBytes = DEFAUL
 export function tdVcpuAdd(t: TdxTestVm, id: number, guest: GuestProgram): Vcpu {
   if (t.vcpus.length === 0) t.vm.setGuestProgram(guest);
   const vcpu = t.vm.createVcpu(id);
-  vcpu.setCpuid2(tdxVcpuCpuid(id));
+  vcpu.setCpuid2(tdxVcpuCpuid(vcpu, id));
   vcpu.tdxInitVcpu(0n);
   t.vcpus.push(vcpu);
   return vcpu;

@@ -131,7 +131,7 @@ describe('CpuidLeaf (TDVMCALL<Instruction.CPUID>, 10)', () => {
     expect(got).toEqual([0, entry.eax, entry.ebx, entry.ecx, entry.edx]);
   });
 
-  it('should return zeros for every leaf of a vCPU without KVM_SET_CPUID2', () => {
+  it('should return zeros for every leaf of a vCPU with an empty CPUID table', () => {
     let got: number[] = [];
     const vmm = createVmm({ modules: [kvmModule()] });
     const td = vmm.createTd({
@@ -141,8 +141,31 @@ describe('CpuidLeaf (TDVMCALL<Instruction.CPUID>, 10)', () => {
       }),
       memoryBytes: 1 << 20,
     });
+    (td.memory as Vm).vcpus[0]!.setCpuid2([]);
     td.vcpus[0]!.run();
     expect(got).toEqual([0, 0, 0, 0, 0]);
+  });
+
+  it('should answer from the table the reference VMM gives each vCPU: KVM_GET_SUPPORTED_CPUID with its APIC ID', () => {
+    const got: number[][] = [];
+    const vmm = createVmm({ modules: [kvmModule()] });
+    const td = vmm.createTd({
+      guest: fromGenerator(function* (cpu) {
+        for (const [leaf, sub] of [[0, 0], [1, 0], [7, 0], [7, 1]] as const) got.push((yield* ghci.cpuid(cpu, leaf, sub)).map(Number));
+      }),
+      memoryBytes: 1 << 20,
+      vcpus: 2,
+    });
+    const vm = td.memory as Vm;
+    const supported = vm.kvm.getSupportedCpuid();
+    const regs = (fn: number, index: number): number[] => {
+      const s = supported.find((x) => x.function === fn && x.index === index)!;
+      return [0, s.eax, s.ebx, s.ecx, s.edx];
+    };
+    td.vcpus[0]!.run();
+    expect(got).toEqual([regs(0, 0), regs(1, 0), regs(7, 0), regs(7, 1)]);
+    // Each vCPU's table carries its own initial APIC ID in CPUID.1:EBX[31:24].
+    expect(vm.vcpus.map((v) => v.getCpuid2().find((x) => x.function === 1)!.ebx >>> 24)).toEqual([0, 1]);
   });
 
   it('should need a vCPU of the simulated KVM: in a bare test bed the guest gets INVALID_OPERAND and a plugin-error is reported', () => {

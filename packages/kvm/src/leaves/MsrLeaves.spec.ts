@@ -38,10 +38,16 @@ function fail(fn: () => unknown): SeamkitError {
   throw new Error('no error');
 }
 
+/**
+ * A TD from the reference VMM with its vCPUs' CPUID tables emptied (KVM_SET_CPUID2 with no
+ * entries): the MSRs KVM emulates depend on the guest CPUID, so each test sets the table it needs.
+ */
 function boot(fn: GuestGenerator, vcpus = 1): { vm: Vm; run: (i?: number) => number } {
   const vmm = createVmm({ modules: [kvmModule()] });
   const td = vmm.createTd({ guest: fromGenerator(fn), memoryBytes: 1 << 20, vcpus });
-  return { vm: td.memory as Vm, run: (i = 0) => td.vcpus[i]!.run() };
+  const vm = td.memory as Vm;
+  for (const v of vm.vcpus) v.setCpuid2([]);
+  return { vm, run: (i = 0) => td.vcpus[i]!.run() };
 }
 
 const getMsr = (vm: Vm, index: number, vcpu = 0): bigint => {

@@ -20,17 +20,23 @@
  * The configurable table is the part of TDX module 1.5's table that KVM and QEMU configure for a
  * plain TD: leaves 0x1, 0x7/0, 0x7/1 and 0x80000008, with the module's masks. Leaf 0xD is not
  * configurable in the real module (it follows XFAM), and is not here either. The native values
- * are those of the simulated CPU, a Sapphire Rapids-like part (family 6, model 0x8F, stepping 8).
+ * are the simulated CPU's (`NATIVE_CPUID` in seam-cpu: a Sapphire Rapids-like part, family 6,
+ * model 0x8F, stepping 8).
  * @module
  */
+import { nativeCpuid, type CpuidRegs } from '@seamkit/seam-cpu';
 import * as S from '../abi/status.js';
 import { TD_ATTR_MIGRATABLE, TD_ATTR_PKS, TD_PARAMS_CPUID_CONFIG, TD_PARAMS_CPUID_CONFIG_ENTRY_SIZE, TD_PARAMS_SIZE } from '../abi/structures.js';
 
 /** Subleaf value meaning "the leaf has no subleaves" (module `CPUID_SUBLEAF_NA`, KVM `KVM_TDX_CPUID_NO_SUBLEAF`). */
 export const CPUID_SUBLEAF_NA = 0xffff_ffff;
 
-/** The four CPUID output registers EAX, EBX, ECX, EDX (u32 each). */
-export type CpuidRegs = readonly [eax: number, ebx: number, ecx: number, edx: number];
+export type { CpuidRegs };
+
+/** The simulated CPU's native value of a leaf (`nativeCpuid` of seam-cpu; NA = subleaf 0). */
+function native(leaf: number, subleaf: number): CpuidRegs {
+  return nativeCpuid(leaf, subleaf === CPUID_SUBLEAF_NA ? 0 : subleaf);
+}
 
 /** One leaf the module virtualizes (module `cpuid_lookup_t`, the parts the simulator uses). */
 export interface CpuidLookupEntry {
@@ -87,47 +93,47 @@ export const SIM_CPUID_CONFIGURABLE: readonly CpuidConfigurable[] = [
 export const SIM_CPUID_LOOKUP: readonly CpuidLookupEntry[] = [
   {
     // Family 6, model 0x8F, stepping 8; CLFLUSH 64 bytes; SSE3 .. RDRAND; FPU .. PBE.
-    leaf: 0x1, subleaf: CPUID_SUBLEAF_NA, native: [0x0008_06f8, 0x0080_0800, 0x7ffe_fbff, 0xbfeb_fbff],
+    leaf: 0x1, subleaf: CPUID_SUBLEAF_NA, native: native(0x1, CPUID_SUBLEAF_NA),
     fixed1: [0, 0, 0x8000_0000, 0x200], fixed0OrDynamic: [0xf000_c000, 0xff00_00ff, 0x0801_0060, 0x4012_0400], configIndex: 0,
   },
   {
     // Max subleaf 2; FSGSBASE .. AVX512VL (no HLE / RTM), AVX512_VBMI .. PKS, FSRM .. SSBD.
-    leaf: 0x7, subleaf: 0, native: [0x2, 0xf3bf_07af, 0xfb41_7f6e, 0xffd5_4530],
+    leaf: 0x7, subleaf: 0, native: native(0x7, 0),
     fixed1: Z, fixed0OrDynamic: [0, 0x0040_4006, 0x643e_8010, 0x0022_98c3], configIndex: 1,
   },
   {
     // AVX-VNNI, AVX512_BF16, fast zero-length MOVSB, fast short STOSB and CMPSB.
-    leaf: 0x7, subleaf: 1, native: [0x1c30, 0, 0, 0],
+    leaf: 0x7, subleaf: 1, native: native(0x7, 1),
     fixed1: Z, fixed0OrDynamic: [0xfb77_e20f, 0xffff_ffff, 0xffff_ffff, 0xfffd_fbcf], configIndex: 2,
   },
   {
     // Physical address width 46, linear 57; WBNOINVD.
-    leaf: 0x8000_0008, subleaf: CPUID_SUBLEAF_NA, native: [0x392e, 0x200, 0, 0],
+    leaf: 0x8000_0008, subleaf: CPUID_SUBLEAF_NA, native: native(0x8000_0008, CPUID_SUBLEAF_NA),
     fixed1: Z, fixed0OrDynamic: [0xffff_0000, 0xffff_fdff, 0xffff_ffff, 0xffff_ffff], configIndex: 3,
   },
   {
     // Max basic leaf (virtualized as 0x23) and "GenuineIntel".
-    leaf: 0x0, subleaf: CPUID_SUBLEAF_NA, native: [0x20, 0x756e_6547, 0x6c65_746e, 0x4965_6e69],
+    leaf: 0x0, subleaf: CPUID_SUBLEAF_NA, native: native(0x0, CPUID_SUBLEAF_NA),
     fixed1: [0x23, 0, 0, 0], fixed0OrDynamic: [0xffff_ffdc, 0, 0, 0], configIndex: -1,
   },
   {
     // XCR0 components x87 .. PKRU, AMX; sizes (EBX dynamic, ECX computed from XFAM).
-    leaf: 0xd, subleaf: 0, native: [0x0006_02e7, 0xa88, 0x2b00, 0],
+    leaf: 0xd, subleaf: 0, native: native(0xd, 0),
     fixed1: Z, fixed0OrDynamic: [0xfff9_fd18, 0xffff_ffff, 0, 0xffff_ffff], configIndex: -1,
   },
   {
     // XSAVEOPT, XSAVEC, XGETBV(1), XSAVES, XFD; XSS components PT, CET.
-    leaf: 0xd, subleaf: 1, native: [0x1f, 0, 0x1900, 0],
+    leaf: 0xd, subleaf: 1, native: native(0xd, 1),
     fixed1: Z, fixed0OrDynamic: [0xffff_ffe0, 0xffff_ffff, 0xffff_26ff, 0xffff_ffff], configIndex: -1,
   },
   {
     // Max extended leaf 0x80000008.
-    leaf: 0x8000_0000, subleaf: CPUID_SUBLEAF_NA, native: [0x8000_0008, 0, 0, 0],
+    leaf: 0x8000_0000, subleaf: CPUID_SUBLEAF_NA, native: native(0x8000_0000, CPUID_SUBLEAF_NA),
     fixed1: [0x8000_0008, 0, 0, 0], fixed0OrDynamic: [0x7fff_fff7, 0xffff_ffff, 0xffff_ffff, 0xffff_ffff], configIndex: -1,
   },
   {
     // LAHF/SAHF, LZCNT, PREFETCHW; SYSCALL, NX, 1 GiB pages, RDTSCP, long mode.
-    leaf: 0x8000_0001, subleaf: CPUID_SUBLEAF_NA, native: [0, 0, 0x121, 0x2c10_0800],
+    leaf: 0x8000_0001, subleaf: CPUID_SUBLEAF_NA, native: native(0x8000_0001, CPUID_SUBLEAF_NA),
     fixed1: Z, fixed0OrDynamic: [0xffff_ffff, 0xffff_ffff, 0xffff_fede, 0xd3ef_ffff], configIndex: -1,
   },
 ];
