@@ -2,10 +2,10 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createVmm, LeafRegistry, VcpuRunState, type VmmTd } from '@seamkit/core';
-import { Kvm, KVM_MP_STATE_RUNNABLE, KVM_X86_TDX_VM, kvmModule, LINUX_EXIT_SHAPES, type Vm } from '@seamkit/kvm';
+import { createVmm, HYPERVISOR, LeafRegistry, VcpuRunState, type VmmTd } from '@seamkit/core';
+import { Kvm, KVM_MP_STATE_RUNNABLE, KVM_X86_TDX_VM, kvmModule, LINUX_EXIT_SHAPES, type KvmHypervisor, type Vm } from '@seamkit/kvm';
 import { fromGenerator, R11, SeamkitError, type GuestCpu } from '@seamkit/seam-cpu';
-import { ghci } from '@seamkit/tdx-module';
+import { ghci, type TdxModule } from '@seamkit/tdx-module';
 import { DcapQuoteGenerator } from './dcap/DcapQuoteGenerator.js';
 import { parseDcapQuote } from './dcap/parseDcapQuote.js';
 import { verifyDcapQuote } from './dcap/verifyDcapQuote.js';
@@ -50,13 +50,14 @@ interface Flow {
  * vector, TDG.MR.REPORT, copy the TDREPORT after a version-1 header in a shared buffer,
  * GetQuote, then halt until the notification interrupt arrives.
  */
-function* attest(cpu: GuestCpu, reportData: Uint8Array, flow: Flow, notify = true): Generator<number, void, void> {
+function* attest(cpu: GuestCpu, reportData: Uint8Array, flow: Flow, notify = true, tamper?: (report: Uint8Array) => void): Generator<number, void, void> {
   const shared = cpu.mem.sharedBit;
   if (notify) flow.notify = yield* ghci.setupEventNotifyInterrupt(cpu, VECTOR);
   cpu.mem.write(SCRATCH + 1024, reportData);
   flow.report = yield* ghci.tdReport(cpu, SCRATCH, SCRATCH + 1024);
   const report = new Uint8Array(1024);
   cpu.mem.read(SCRATCH, report);
+  tamper?.(report);
   flow.map = yield* mapShared(cpu, shared + BUF, 0x4000);
   const buf = shared + BUF;
   cpu.mem.writeU64(buf, 1n);
@@ -125,6 +126,27 @@ describe('attestation end to end (TDG.MR.REPORT -> GetQuote -> QGS -> DCAP quote
     expect(v.quote.body.mrTd).toEqual(td.mrtd);
     expect(v.quote.body.tdAttributes).toEqual(Uint8Array.of(0, 0, 0, 0x10, 0, 0, 0, 0)); // SEPT_VE_DISABLE, as KVM sets it
     expect(vmm.container.get(EventNotifier).injected).toBe(1);
+  });
+
+  it('should quote only TDREPORTs whose MAC the platform verifies, when the QE checks with EVERIFYREPORT2', async () => {
+    let module: TdxModule | undefined;
+    const qe = await DcapQuoteGenerator.create({ pki: generator.pki, verifyReport: (r) => module!.verifyReportMac(r) === 0n });
+    const server = new QgsServer((r) => qe.generate(r));
+    const run = async (tamper?: (report: Uint8Array) => void): Promise<Flow> => {
+      const vmm = createVmm({ modules: [kvmModule(), quoteModule, quoteServiceModule(new QgsClient(inProcessTransport(server)))] });
+      module = (vmm.container.get(HYPERVISOR) as KvmHypervisor).kvm.module;
+      const flow: Flow = { interrupts: [], halts: 0 };
+      const td = vmm.createTd({ memoryBytes: 4 << 20, image: IMAGE, guest: fromGenerator((cpu) => attest(cpu, new Uint8Array(64), flow, true, tamper)) });
+      await drive(td);
+      return flow;
+    };
+    // The genuine report is quoted.
+    expect(await run()).toMatchObject({ quote: 0n, status: 0n });
+    // A report whose REPORTDATA was changed after TDG.MR.REPORT still has consistent hashes (they
+    // do not cover REPORTDATA) but not its MAC: the QE refuses it and the guest reads ERROR.
+    expect(await run((r) => { r[128]! ^= 0xff; })).toMatchObject({ quote: 0n, status: 0x8000_0000_0000_0000n });
+    expect(qe.generated).toBe(1);
+    await server.close();
   });
 
   it('should deliver the notification to the vCPU that registered it, not to the one that asked for the quote', async () => {

@@ -12,7 +12,7 @@ export const QUOTE_ERRORS = {
   SEAMKIT_ERR_QGS_UNAVAILABLE: 'quote generation service unavailable at %s (%s)',
   /** The QGS answered with something that is not a valid GET_QUOTE_RESP (GetQuote: status ERROR). */
   SEAMKIT_ERR_QGS_PROTOCOL: 'quote generation service protocol error: %s',
-  /** A quote was requested for bytes that are not a TDREPORT (wrong size or REPORTTYPE). */
+  /** A quote was requested for bytes that are not a genuine TDREPORT (size, REPORTTYPE, hashes, or a MAC the platform refuses). */
   SEAMKIT_ERR_QGS_REPORT: 'not a TDREPORT: %s',
   /** `QgsServer.listen` could not listen on the socket path (in use, no permission, ...). */
   SEAMKIT_ERR_QGS_LISTEN: 'cannot listen on %s (%s)',

@@ -9,7 +9,7 @@ export const MODULE_ERRORS = {
   SEAMKIT_ERR_MODULE_NO_TD: 'no TD has its TDR at %s',
   /** Reserved for host APIs that need a loaded TDX module; not thrown yet. */
   SEAMKIT_ERR_MODULE_NOT_INSTALLED: 'the CPU has no TDX module loaded',
-  /** `parseTdReport` with a buffer that is not 1024 bytes long. */
+  /** `parseTdReport` or `TdxModule.verifyReportMac` with a buffer that is not 1024 bytes long. */
   SEAMKIT_ERR_MODULE_TDREPORT_SIZE: 'a TDREPORT_STRUCT is 1024 bytes, got %s',
 } as const;
 

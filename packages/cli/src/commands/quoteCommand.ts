@@ -1,7 +1,7 @@
 import { writeFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
-import { createVmm, VcpuRunState } from '@seamkit/core';
-import { kvmModule } from '@seamkit/kvm';
+import { createVmm, HYPERVISOR, VcpuRunState } from '@seamkit/core';
+import { kvmModule, type KvmHypervisor } from '@seamkit/kvm';
 import { fatalModule } from '@seamkit/plugin-fatal';
 import {
   DcapQuoteGenerator, GET_QUOTE_IN_FLIGHT, GetQuoteLeaf, inProcessTransport, parseDcapQuote, QgsClient, QgsServer,
@@ -9,7 +9,7 @@ import {
 } from '@seamkit/plugin-quote';
 import { fromGenerator, SeamkitError, type GuestCpu } from '@seamkit/seam-cpu';
 import { TDVMCALL_STATUS_RETRY } from '@seamkit/seam-cpu/abi';
-import { ghci } from '@seamkit/tdx-module';
+import { ghci, type TdxModule } from '@seamkit/tdx-module';
 import { CliError } from '../CliError.js';
 import { hex, statusName } from '../names.js';
 import { paint, type Output } from '../Output.js';
@@ -106,6 +106,12 @@ export interface AttestationOptions {
   readonly reportData: Uint8Array;
   /** The quote service GetQuote talks to. */
   readonly service: QuoteService;
+  /**
+   * Called with the platform's TDX module once the VMM is built, before the guest runs (an
+   * in-process QE checks TDREPORT MACs with its `verifyReportMac`, as a real one does with
+   * EVERIFYREPORT2).
+   */
+  readonly onPlatform?: (module: TdxModule) => void;
 }
 
 /** Name of a status word of the GetQuote buffer (SUCCESS, IN_FLIGHT, ERROR, SERVICE_UNAVAILABLE), or its hex value. */
@@ -169,6 +175,7 @@ export function* attestationGuest(cpu: GuestCpu, reportData: Uint8Array, seen: A
  */
 export async function runAttestation(options: AttestationOptions): Promise<AttestationResult> {
   const vmm = createVmm({ modules: [kvmModule(), quoteModule, fatalModule, quoteServiceModule(options.service)] });
+  options.onPlatform?.((vmm.container.get(HYPERVISOR) as KvmHypervisor).kvm.module);
   const seen = newAttestationSteps();
   const guest = (cpu: GuestCpu): Generator<number, void, void> => attestationGuest(cpu, options.reportData, seen);
   const td = vmm.createTd({ guest: fromGenerator(guest), image: QUOTE_IMAGE, memoryBytes: 4 << 20 });
@@ -228,17 +235,19 @@ export async function quoteCommand(argv: readonly string[], o: Output): Promise<
 
   let generator: DcapQuoteGenerator | undefined;
   let server: QgsServer | undefined;
+  let module: TdxModule | undefined;
   let service: QuoteService;
   if (values.qgs !== undefined) {
     service = new QgsClient(unixSocketTransport(values.qgs));
   } else {
-    generator = await DcapQuoteGenerator.create();
+    // The in-process QE runs on the simulated platform: it checks each TDREPORT's MAC.
+    generator = await DcapQuoteGenerator.create({ verifyReport: (r) => module?.verifyReportMac(r) === 0n });
     server = new QgsServer((r) => generator!.generate(r));
     service = new QgsClient(inProcessTransport(server));
   }
   let result: AttestationResult;
   try {
-    result = await runAttestation({ reportData, service });
+    result = await runAttestation({ reportData, service, onPlatform: (m) => { module = m; } });
   } finally {
     await server?.close();
   }

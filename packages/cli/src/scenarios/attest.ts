@@ -1,12 +1,13 @@
 import { createHash } from 'node:crypto';
 import { ContainerModule } from 'inversify';
-import { VcpuEmulation, type UserExitContext, type VmmTd, type Vmm } from '@seamkit/core';
-import { KVM_EXIT_IO } from '@seamkit/kvm';
+import { HYPERVISOR, VcpuEmulation, type UserExitContext, type VmmTd, type Vmm } from '@seamkit/core';
+import { KVM_EXIT_IO, type KvmHypervisor } from '@seamkit/kvm';
 import {
   DcapQuoteGenerator, GetQuoteLeaf, inProcessTransport, MSI_INJECTOR, MSI_ADDR_DEST_ID_SHIFT, parseDcapQuote, QgsClient, QgsServer,
   quoteServiceModule, verifyDcapQuote, vmMsiInjector, type MsiInjector,
 } from '@seamkit/plugin-quote';
 import { fromGenerator } from '@seamkit/seam-cpu';
+import type { TdxModule } from '@seamkit/tdx-module';
 import {
   attestationGuest, newAttestationSteps, QUOTE_BUFFER, QUOTE_IMAGE, QUOTE_NOTIFY_VECTOR, quoteStatusName, type AttestationSteps,
 } from '../commands/quoteCommand.js';
@@ -40,7 +41,10 @@ function failedSteps(seen: AttestationSteps): number {
  * the guest got, and, at the end, the quote's verification against the run's test root CA.
  */
 function attestVmm(host: ScenarioHost): ScenarioVmm {
-  const generator = DcapQuoteGenerator.create();
+  // The QE runs on the simulated platform, so it checks each TDREPORT's MAC as a real QE does
+  // with EVERIFYREPORT2 (the TDX module of the run's KVM holds the platform's report key).
+  let module: TdxModule | undefined;
+  const generator = DcapQuoteGenerator.create({ verifyReport: (r) => module?.verifyReportMac(r) === 0n });
   generator.catch(() => undefined); // a failure shows as quote status ERROR in the guest
   const server = new QgsServer(async (r) => (await generator).generate(r));
   let vmm: Vmm | undefined;
@@ -97,6 +101,7 @@ function attestVmm(host: ScenarioHost): ScenarioVmm {
     setup(run) {
       vmm = run.vmm;
       td = run.td;
+      module = (run.vmm.container.get(HYPERVISOR) as KvmHypervisor).kvm.module;
     },
     async idle() {
       const c = vmm?.container;

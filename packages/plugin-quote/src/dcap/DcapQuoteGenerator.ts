@@ -57,6 +57,13 @@ export function tdReportBody(report: Uint8Array): Uint8Array {
 export interface DcapQuoteGeneratorOptions extends TestPkiOptions {
   /** The PKI to certify quotes with (generated from the other options if omitted). */
   readonly pki?: TestPki;
+  /**
+   * EVERIFYREPORT2 of the platform this QE runs on: true when the TDREPORT's MAC verifies with
+   * the CPU's report key. On the simulator that is `(r) => module.verifyReportMac(r) === 0n`
+   * (`TdxModule.verifyReportMac`). Without it the QE cannot check the MAC (a QGS in another
+   * process than the simulated platform, for example) and quotes any well-formed TDREPORT.
+   */
+  readonly verifyReport?: (tdReport: Uint8Array) => boolean;
 }
 
 /**
@@ -71,10 +78,10 @@ export interface DcapQuoteGeneratorOptions extends TestPkiOptions {
  *   auth data)), its signature by the PCK key, the QE auth data (32 bytes), and certification data
  *   type 5: the PEM PCK chain (PCK leaf, PCK Platform CA, root CA).
  *
- * The TDREPORT is checked with {@link checkTdReport}. What a real QE does and this one does not:
- * verify the TDREPORT's MAC (EVERIFYREPORT2 with the CPU's report key, which only the simulated
- * CPU holds). Its attestation key is a fresh P-256 key per
- * generator, not one certified through a PCE.
+ * The TDREPORT is checked with {@link checkTdReport}, and its MAC with the platform's
+ * EVERIFYREPORT2 when the generator was given one ({@link DcapQuoteGeneratorOptions.verifyReport}),
+ * as a real QE does. Its attestation key is a fresh P-256 key per generator, not one certified
+ * through a PCE.
  */
 export class DcapQuoteGenerator {
   /** The PKI certifying this QE. */
@@ -90,9 +97,14 @@ export class DcapQuoteGenerator {
   readonly #attestationKey: webcrypto.CryptoKey;
   readonly #qeReportSignature: Uint8Array;
   readonly #certData: Uint8Array;
+  readonly #verifyReport: ((tdReport: Uint8Array) => boolean) | undefined;
 
-  private constructor(pki: TestPki, key: webcrypto.CryptoKeyPair, attestationPublicKey: Uint8Array, qeReport: Uint8Array, qeReportSignature: Uint8Array) {
+  private constructor(
+    pki: TestPki, key: webcrypto.CryptoKeyPair, attestationPublicKey: Uint8Array, qeReport: Uint8Array, qeReportSignature: Uint8Array,
+    verifyReport: ((tdReport: Uint8Array) => boolean) | undefined,
+  ) {
     this.pki = pki;
+    this.#verifyReport = verifyReport;
     this.#attestationKey = key.privateKey;
     this.attestationPublicKey = attestationPublicKey;
     this.qeReport = qeReport;
@@ -121,15 +133,19 @@ export class DcapQuoteGenerator {
     const binding = createHash('sha256').update(attestationPublicKey).update(qeAuthData).digest();
     qeReport.set(binding, D.ER_REPORTDATA);
     const qeReportSignature = await pki.signWithPck(qeReport);
-    return new DcapQuoteGenerator(pki, key, attestationPublicKey, qeReport, qeReportSignature);
+    return new DcapQuoteGenerator(pki, key, attestationPublicKey, qeReport, qeReportSignature, options.verifyReport);
   }
 
   /**
    * Quotes `tdReport`.
-   * @throws (rejects) SEAMKIT_ERR_QGS_REPORT when it is not a TDREPORT
+   * @throws (rejects) SEAMKIT_ERR_QGS_REPORT when it is not a TDREPORT, or when its MAC does not
+   *   verify with the platform's EVERIFYREPORT2 (if the generator has one)
    */
   async generate(tdReport: Uint8Array): Promise<Uint8Array> {
     const body = tdReportBody(tdReport);
+    if (this.#verifyReport !== undefined && !this.#verifyReport(tdReport)) {
+      throw quoteError('SEAMKIT_ERR_QGS_REPORT', ['its MAC does not verify with the platform\'s report key (EVERIFYREPORT2)']);
+    }
     const cert = this.#certData;
     const sigDataLen = 64 + 64 + 2 + 4 + cert.length;
     const quote = new Uint8Array(D.QUOTE_SIGNED_SIZE + 4 + sigDataLen);

@@ -5,7 +5,9 @@ import * as L from '../abi/leaves.js';
 import { HKID_FREE, PT_NDA, PT_TDR, PT_TDVPR, SYS_READY, SYS_SHUTDOWN, SYSINIT_PENDING, TD_KEYS_CONFIGURED } from '../abi/states.js';
 import * as S from '../abi/status.js';
 import { TDCS_PAGES } from '../abi/structures.js';
+import { TDREPORT_REPORTMACSTRUCT_SIZE, TDREPORT_SIZE } from '../abi/tdreport.js';
 import { moduleError } from '../errors.js';
+import { verifyReportMacStruct } from '../measurement/tdreport.js';
 import { tdhMemPageAdd, tdhMemSeptAdd, tdhMrExtend } from './memoryLeaves.js';
 import { Pamt } from './Pamt.js';
 import { tdhSysConfig, tdhSysInit, tdhSysKeyConfig, tdhSysLpInit, tdhSysTdmrInit } from './platformLeaves.js';
@@ -210,6 +212,21 @@ export class TdxModule implements SeamModule {
     const m = new TdxModule(cpu, options);
     cpu.loadSeamModule(m);
     return m;
+  }
+
+  /**
+   * The platform's check of a TDREPORT's REPORTMACSTRUCT (its first 256 bytes) with the CPU's
+   * report key: what SEAMVERIFYREPORT does for TDG.MR.VERIFYREPORT and EVERIFYREPORT2 does for a
+   * quoting enclave on the same platform (the simulator keeps that key with the module, as
+   * {@link reportMacKey}). Host code uses it where a real QE would run EVERIFYREPORT2.
+   * @param tdReport - a 1024-byte TDREPORT_STRUCT
+   * @returns TDX_SUCCESS; TDX_INVALID_CPUSVN for a report made with another CPUSVN;
+   *   TDX_INVALID_REPORTMACSTRUCT when the MAC does not match (the report was changed or forged)
+   * @throws SEAMKIT_ERR_MODULE_TDREPORT_SIZE if `tdReport` is not 1024 bytes long
+   */
+  verifyReportMac(tdReport: Uint8Array): bigint {
+    if (tdReport.length !== TDREPORT_SIZE) throw moduleError('SEAMKIT_ERR_MODULE_TDREPORT_SIZE', [tdReport.length]);
+    return verifyReportMacStruct(this.reportMacKey, tdReport.subarray(0, TDREPORT_REPORTMACSTRUCT_SIZE));
   }
 
   /** {@inheritDoc @seamkit/seam-cpu!SeamModule.seamcall} */

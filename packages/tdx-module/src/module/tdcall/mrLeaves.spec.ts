@@ -309,3 +309,38 @@ describe('TDG.MR.VERIFYREPORT (TDCALL 22)', () => {
     expect(hex(status)).toBe(hex(OPERAND_INVALID + 1n));
   });
 });
+
+describe('TdxModule.verifyReportMac (the platform\'s EVERIFYREPORT2 for a quoting enclave)', () => {
+  function reportOf(): { report: Uint8Array; t: Run } {
+    const report = new Uint8Array(1024);
+    const t = runTd(function* (cpu) {
+      cpu.mem.write(DATA, Buffer.alloc(64, 9));
+      yield* ghci.tdReport(cpu, REPORT, DATA);
+      cpu.mem.read(REPORT, report);
+    });
+    expect(t.enter()).toBe(EXIT_TRIPLE_FAULT);
+    return { report, t };
+  }
+
+  it('should accept a TDREPORT the platform made, and refuse one with a changed REPORTDATA or CPUSVN', () => {
+    const { report, t } = reportOf();
+    expect(t.p.module.verifyReportMac(report)).toBe(SUCCESS);
+    const data = report.slice();
+    data[130]! ^= 1; // REPORTDATA (covered by the MAC only, not by the hashes)
+    expect(hex(t.p.module.verifyReportMac(data))).toBe(hex(INVALID_REPORTMACSTRUCT));
+    const svn = report.slice();
+    svn[20]! ^= 1;
+    expect(hex(t.p.module.verifyReportMac(svn))).toBe(hex(INVALID_CPUSVN));
+  });
+
+  it('should refuse a TDREPORT of another platform', () => {
+    const a = reportOf();
+    const b = reportOf();
+    expect(hex(b.t.p.module.verifyReportMac(a.report))).toBe(hex(INVALID_REPORTMACSTRUCT));
+  });
+
+  it('should throw SEAMKIT_ERR_MODULE_TDREPORT_SIZE for a buffer that is not a TDREPORT', () => {
+    const { t } = reportOf();
+    expect(() => t.p.module.verifyReportMac(new Uint8Array(256))).toThrow(expect.objectContaining({ code: 'SEAMKIT_ERR_MODULE_TDREPORT_SIZE' }));
+  });
+});
