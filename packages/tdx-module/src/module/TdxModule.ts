@@ -313,6 +313,17 @@ export class TdxModule implements SeamModule {
   }
 
   /**
+   * Makes a free page (checked with {@link checkFreePage}) a control or SEPT page of `td`: its
+   * PAMT entry gets `type` and the TD as owner, the page is cleared with the TD's key (the
+   * module's MOVDIR64B), and the TD counts one more child page.
+   */
+  assignPage(pa: number, type: number, td: Td): void {
+    this.pamt.set(pa, type, td.tdrPa);
+    this.cpu.memory.clearPage(pa, td.hkid);
+    td.childCount++;
+  }
+
+  /**
    * Checks that a page can become a TD page: 4 KiB-aligned (else OPERAND_INVALID), inside an
    * initialized TDMR (else OPERAND_ADDR_RANGE_ERROR), and PT_NDA in the PAMT (else
    * PAGE_METADATA_INCORRECT). Returns the failing status (with operand) or undefined.

@@ -50,9 +50,7 @@ export function tdhMemSeptAdd(m: TdxModule, lp: LogicalProcessor): void {
     return failSept(r, S.TDX_EPT_ENTRY_NOT_FREE, BigInt(sept.tables[info.level]!.get(idx)!) | 7n, info.level, 0x84);
   }
   sept.tables[info.level]!.set(idx, page);
-  m.pamt.set(page, PT_EPT, td.tdrPa);
-  m.cpu.memory.clearPage(page, td.hkid);
-  td.childCount++;
+  m.assignPage(page, PT_EPT, td);
   r.set(RCX, 0n);
   r.set(RDX, 0n);
   setStatus(r, S.TDX_SUCCESS);

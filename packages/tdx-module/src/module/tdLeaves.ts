@@ -57,10 +57,8 @@ export function tdhMngAddcx(m: TdxModule, lp: LogicalProcessor): void {
   const page = r.getNumber(RCX);
   const bad = m.checkFreePage(page, S.TDX_OPERAND_ID_RCX);
   if (bad !== undefined) return fail(r, bad);
-  m.pamt.set(page, PT_TDCX, td.tdrPa);
-  m.cpu.memory.clearPage(page, td.hkid);
+  m.assignPage(page, PT_TDCX, td);
   td.tdcsPages.push(page);
-  td.childCount++;
   setStatus(r, S.TDX_SUCCESS);
 }
 

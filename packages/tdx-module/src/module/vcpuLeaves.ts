@@ -25,10 +25,8 @@ export function tdhVpCreate(m: TdxModule, lp: LogicalProcessor): void {
   const pa = r.getNumber(RCX);
   const badPage = m.checkFreePage(pa, S.TDX_OPERAND_ID_RCX);
   if (badPage !== undefined) return fail(r, badPage);
-  m.pamt.set(pa, PT_TDVPR, td.tdrPa);
-  m.cpu.memory.clearPage(pa, td.hkid);
+  m.assignPage(pa, PT_TDVPR, td);
   m.vcpus.set(pa, new TdVcpu(pa, td));
-  td.childCount++;
   setStatus(r, S.TDX_SUCCESS);
 }
 
@@ -46,10 +44,8 @@ export function tdhVpAddcx(m: TdxModule, lp: LogicalProcessor): void {
   const pa = r.getNumber(RCX);
   const badPage = m.checkFreePage(pa, S.TDX_OPERAND_ID_RCX);
   if (badPage !== undefined) return fail(r, badPage);
-  m.pamt.set(pa, PT_TDCX, td.tdrPa);
-  m.cpu.memory.clearPage(pa, td.hkid);
+  m.assignPage(pa, PT_TDCX, td);
   vcpu.tdcxPages.push(pa);
-  td.childCount++;
   setStatus(r, S.TDX_SUCCESS);
 }
 
