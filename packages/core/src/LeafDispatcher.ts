@@ -108,7 +108,6 @@ export class LeafDispatcher {
     this.#emit({ type: 'plugin-error', plugin: c.plugin.meta.name, half: 'complete', error });
   }
 
-
   /** Drops an outstanding completion (the VM is being torn down or reset). */
   cancel(): void {
     this.#pending = undefined;
@@ -145,6 +144,7 @@ export class LeafDispatcher {
     return 0;
   }
 
+  /** Calls the `onDispatch` hook, if one is installed (kept out of the hot methods). */
   #onDispatch(ns: LeafNamespace, leaf: number, c: CompiledLeaf, reason: number): void {
     this.hooks?.onDispatch?.(this.ctx, ns, leaf, c.plugin, reason);
   }

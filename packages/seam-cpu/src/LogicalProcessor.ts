@@ -58,6 +58,9 @@ export class LogicalProcessor {
    * Otherwise the LP enters SEAM VMX root, the module runs with `regs` as the LP's register file
    * and returns by SEAMRET; RFLAGS.CF and ZF are cleared.
    * @throws CpuFault #UD when executed in SEAM root or inside a TD
+   * @throws SEAMKIT_ERR_CPU_NO_SEAMRET when the module returns without SEAMRET; an error the
+   *   module itself throws passes through unchanged. Either way the LP is back in VMX root with
+   *   its own register file.
    */
   seamcall(regs: RegisterFile): void {
     if (this.mode !== CpuMode.VMX_ROOT) {
