@@ -20,7 +20,8 @@ export interface BenchLine extends BenchResult {
   /**
    * Whether every target of this line is met: ops/s, zero minor GCs and within
    * {@link MAX_SLOWDOWN_VS_FLOOR} of the floor (step-form paths); the slow-down against the step
-   * form (ergonomic guest); the speed-up (vCPU scaling).
+   * form (ergonomic guest); resident growth against declared memory (TD build); the speed-up
+   * (vCPU scaling).
    */
   readonly meetsTarget?: boolean;
   /** tdvmcall.kernel.ergonomic: the step form's ops/s divided by this line's. */
