@@ -4,7 +4,7 @@ import { SeamkitError } from '@seamkit/seam-cpu';
 import { PAGE_SIZE } from '@seamkit/seam-cpu/abi';
 import type { KvmCpuidEntry2 } from './devices/Cpuid.js';
 import { Kvm, type KvmOptions } from './Kvm.js';
-import { filterTdxCpuid, tdxSetGuestPhysAddrBits } from './tdxCpuid.js';
+import { cpuidWithApicId, filterTdxCpuid, tdxSetGuestPhysAddrBits } from './tdxCpuid.js';
 import { KVM_EXIT_MEMORY_FAULT } from './uapi/exits.js';
 import {
   KVM_CAP_EXIT_HYPERCALL, KVM_EXIT_HYPERCALL_VALID_MASK, KVM_MEM_GUEST_MEMFD, KVM_MEMORY_ATTRIBUTE_PRIVATE, KVM_TDX_MEASURE_MEMORY_REGION,
@@ -94,9 +94,5 @@ function runVcpu(v: Vcpu): number {
  * (the vCPU index) in CPUID.1:EBX[31:24], and GuestPhysBits = the TD's GPAW in 0x80000008.
  */
 function vcpuCpuid(supported: readonly KvmCpuidEntry2[], index: number, gpaw: 48 | 52): KvmCpuidEntry2[] {
-  return supported.map((e) => {
-    if (e.function === 1) return { ...e, ebx: ((e.ebx & 0x00ff_ffff) | ((index & 0xff) << 24)) >>> 0 };
-    if (e.function === 0x8000_0008) return { ...e, eax: tdxSetGuestPhysAddrBits(e.eax, gpaw) };
-    return { ...e };
-  });
+  return cpuidWithApicId(supported, index).map((e) => (e.function === 0x8000_0008 ? { ...e, eax: tdxSetGuestPhysAddrBits(e.eax, gpaw) } : e));
 }

@@ -22,7 +22,7 @@ export { KVM_ERRORS, kvmError, withTdxCmdOutputs } from './errors.js';
 export type { KvmErrorCode, KvmTdxCmdError, KvmTdxCmdOutputs } from './errors.js';
 export {
   KVM_TDX_CPUID_NO_SUBLEAF, TD_MD_FIELD_ID_CPUID_VALUES, findCpuidEntry2, readTdxCpuidConf, setupTdparamsCpuids, tdInitCpuidEntry2,
-  filterTdxCpuid, tdxGpawFromCpuid, tdxGuestPhysAddrBits, tdxReadTdCpuid, tdxSetGuestPhysAddrBits,
+  cpuidWithApicId, filterTdxCpuid, tdxGpawFromCpuid, tdxGuestPhysAddrBits, tdxReadTdCpuid, tdxSetGuestPhysAddrBits,
 } from './tdxCpuid.js';
 export type { KvmCpuid2, TdxCpuidConf } from './tdxCpuid.js';
 export { LINUX_EXIT_SHAPES } from './exitShapes.js';

@@ -116,6 +116,14 @@ export function filterTdxCpuid(wanted: readonly KvmCpuidEntry2[], configurable: 
   return out;
 }
 
+/**
+ * A copy of a CPUID table with `apicId` as the initial APIC ID in CPUID.1:EBX[31:24], as a VMM
+ * gives each vCPU its own KVM_SET_CPUID2 table.
+ */
+export function cpuidWithApicId(entries: readonly KvmCpuidEntry2[], apicId: number): KvmCpuidEntry2[] {
+  return entries.map((e) => (e.function === 1 ? { ...e, ebx: ((e.ebx & 0x00ff_ffff) | ((apicId & 0xff) << 24)) >>> 0 } : { ...e }));
+}
+
 /** kvm_find_cpuid_entry2(entries, nent, function, index), over a temporary table. */
 export function findCpuidEntry2(entries: readonly KvmCpuidEntry2[], fn: number, index: number): KvmCpuidEntry2 | undefined {
   const t = new KvmCpuid();

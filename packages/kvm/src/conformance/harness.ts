@@ -36,7 +36,7 @@ import type { Kvm } from '../Kvm.js';
 import type { KvmHypervisor } from '../KvmHypervisor.js';
 import { kvmModule } from '../kvmModule.js';
 import { KVM_PIO_DATA_OFFSET } from '../leaves/IoLeaf.js';
-import { filterTdxCpuid } from '../tdxCpuid.js';
+import { cpuidWithApicId, filterTdxCpuid } from '../tdxCpuid.js';
 import { EFAULT, EINTR } from '../uapi/errno.js';
 import {
   KVM_EXIT_HYPERCALL, KVM_EXIT_IO, KVM_EXIT_MEMORY_FAULT, KVM_EXIT_MMIO, KVM_EXIT_NAMES, KVM_EXIT_SYSTEM_EVENT, KVM_SYSTEM_EVENT_TDX_FATAL,
@@ -90,7 +90,7 @@ export const DEFAULT_TD_MEMORY = 8 << 20;
  * EAX[23:16]), with the vCPU's initial APIC ID in CPUID.1:EBX[31:24].
  */
 export function tdxVcpuCpuid(vcpu: Vcpu, apicId: number): KvmCpuidEntry2[] {
-  return vcpu.tdxGetCpuid().map((e) => (e.function === 1 ? { ...e, ebx: ((e.ebx & 0x00ff_ffff) | ((apicId & 0xff) << 24)) >>> 0 } : e));
+  return cpuidWithApicId(vcpu.tdxGetCpuid(), apicId);
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -256,8 +256,7 @@ export class TdxHost {
    * in `args` RAX afterwards.
    */
   tdhVpEnter(lp: LogicalProcessor, tdvpr: number, args: RegisterFile): void {
-    args.setNumber(RCX, tdvpr);
-    seamcallSavedRet(lp, L.TDH_VP_ENTER, args);
+    this.tdhVpEnterHalves(lp, tdvpr >>> 0, Math.floor(tdvpr / 0x1_0000_0000), args);
   }
 
   /**

@@ -1,4 +1,4 @@
-import { type LogicalProcessor } from '@seamkit/seam-cpu';
+import { nativeCpuid, type LogicalProcessor } from '@seamkit/seam-cpu';
 import { R8, RBX, RCX, RDX, RIP, RSI } from '@seamkit/seam-cpu/abi';
 import { LEAF_VERSION_SHIFT } from '../abi/leaves.js';
 import { OP_STATE_INITIALIZED, PT_TDCX, PT_TDVPR, VCPU_READY, VCPU_UNINITIALIZED } from '../abi/states.js';
@@ -11,8 +11,11 @@ import type { TdxModule } from './TdxModule.js';
 
 /** Reset vector: the initial guest RIP after TDH.VP.INIT. */
 export const INITIAL_RIP = 0xffff_fff0;
-/** CPUID(1).EAX reported in the initial RDX (family 6, model 0x8F: Sapphire Rapids). */
-export const INITIAL_CPUID_1_EAX = 0x0008_06f8;
+/**
+ * CPUID(1).EAX reported in the initial RDX of a TD without CPUID values: the simulated CPU's
+ * native family/model/stepping (family 6, model 0x8F, stepping 8).
+ */
+export const INITIAL_CPUID_1_EAX = nativeCpuid(1)[0];
 
 /** TDH.VP.CREATE (10): RCX = TDVPR page PA, RDX = TDR PA. Creates an uninitialized vCPU. */
 export function tdhVpCreate(m: TdxModule, lp: LogicalProcessor): void {
